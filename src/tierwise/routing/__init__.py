@@ -1,0 +1,1 @@
+"""Routing policies: a canonical request in, a `Decision` out. No I/O except in cascades."""
