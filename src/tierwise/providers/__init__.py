@@ -1,0 +1,1 @@
+"""Upstream wire adapters: Anthropic Messages and OpenAI Chat Completions, both ways."""
