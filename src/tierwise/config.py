@@ -66,6 +66,9 @@ class DeploymentConfig:
     priority: int = 0
     timeout_s: float = 600.0
     name: str = ""
+    # USD per million tokens on this deployment; None: the tier's price (used by `cost`).
+    price_in: float | None = None
+    price_out: float | None = None
 
     @property
     def id(self) -> str:
@@ -88,8 +91,11 @@ class TierConfig:
     strategy: Literal[
         "weighted", "latency", "least-busy", "cost", "usage", "priority"
     ] = "weighted"
-    # Tiers tried, in order, once this tier's retries are exhausted. None: neighbouring tiers.
+    # Tiers tried, in order, once this tier's retries are exhausted. None: neighbouring tiers
+    # (every weaker tier, strongest first; the cheapest tier falls back to the next stronger).
     fallbacks: list[str] | None = None
+    # `latency` strategy: deployments within this fraction of the fastest share the traffic.
+    latency_tolerance: float = 0.2
 
 
 @dataclass(slots=True)
@@ -134,6 +140,8 @@ class RetryConfig:
     backoff_base_s: float = 0.25
     backoff_max_s: float = 8.0
     deadline_s: float = 120.0
+    # Fraction of each backoff delay that is randomised (0: none, 1: full jitter).
+    jitter: float = 0.5
 
 
 @dataclass(slots=True)
@@ -141,6 +149,9 @@ class CooldownConfig:
     failures: int = 3
     window_s: float = 60.0
     cooldown_s: float = 30.0
+    # Failures trip a cooldown only if they are also at least this share of the window's calls,
+    # so a deployment with sparse random errors keeps serving (retries absorb those).
+    min_failure_ratio: float = 0.5
 
 
 @dataclass(slots=True)
@@ -404,6 +415,45 @@ def _check_semantics(cfg: Config, problem: typing.Callable[[str, str], None]) ->
         problem("server.port", f"found {cfg.server.port}; expected a port in 1..65535")
     if cfg.retry.max_attempts < 1:
         problem("retry.max_attempts", f"found {cfg.retry.max_attempts}; expected >= 1")
+    _check_dispatch(cfg, problem)
+
+
+def _check_dispatch(cfg: Config, problem: typing.Callable[[str, str], None]) -> None:
+    """Dispatch knobs: limits, prices, tolerances, backoff and cooldown settings."""
+    for i, t in enumerate(cfg.tiers):
+        p = f"tiers[{i}]"
+        if t.latency_tolerance < 0:
+            problem(f"{p}.latency_tolerance", f"found {t.latency_tolerance}; expected >= 0")
+        for j, d in enumerate(t.deployments):
+            dp = f"{p}.deployments[{j}]"
+            for key in ("rpm", "tpm"):
+                v = getattr(d, key)
+                if v is not None and v <= 0:
+                    problem(f"{dp}.{key}", f"found {v}; expected a limit > 0 (or omit it)")
+            for key in ("price_in", "price_out"):
+                v = getattr(d, key)
+                if v is not None and v < 0:
+                    problem(f"{dp}.{key}", f"found {v}; expected USD per million tokens >= 0")
+    rt = cfg.retry
+    if rt.backoff_base_s < 0 or rt.backoff_max_s < rt.backoff_base_s:
+        problem(
+            "retry.backoff_base_s",
+            f"found base {rt.backoff_base_s}, max {rt.backoff_max_s}; expected 0 <= base <= max",
+        )
+    if rt.deadline_s <= 0:
+        problem("retry.deadline_s", f"found {rt.deadline_s}; expected seconds > 0")
+    if not 0.0 <= rt.jitter <= 1.0:
+        problem("retry.jitter", f"found {rt.jitter}; expected a fraction in [0, 1]")
+    cd = cfg.cooldown
+    if cd.failures < 1:
+        problem("cooldown.failures", f"found {cd.failures}; expected >= 1")
+    if cd.window_s <= 0 or cd.cooldown_s <= 0:
+        problem("cooldown.window_s", "expected window_s > 0 and cooldown_s > 0 (seconds)")
+    if not 0.0 <= cd.min_failure_ratio <= 1.0:
+        problem(
+            "cooldown.min_failure_ratio",
+            f"found {cd.min_failure_ratio}; expected a fraction in [0, 1]",
+        )
 
 
 def _fill_defaults(cfg: Config) -> None:
