@@ -16,10 +16,10 @@ from tierwise.types import ChatRequest, Decision, estimate_tokens
 
 DEFAULT_WEIGHTS: dict[str, float] = {
     "bias": 0.05,
-    "length": 0.30,
-    "reasoning": 0.22,
-    "code": 0.18,
-    "math": 0.18,
+    "length": 0.45,
+    "reasoning": 0.18,
+    "code": 0.15,
+    "math": 0.15,
     "questions": 0.06,
     "multi_step": 0.12,
     "depth": 0.08,
