@@ -41,22 +41,28 @@ def count_tokens(text: str) -> int:
     return -(-len(text) // CHARS_PER_TOKEN)
 
 
-@lru_cache(maxsize=4096)
 def answer_pieces(model: str, prompt: str, n_tokens: int) -> tuple[str, ...]:
     """Return the answer for (model, prompt) as ``n_tokens`` one-token pieces.
 
     The prefix ``"Mock answer from {model}:"`` makes answers easy to recognise in
     logs; the rest are words chosen by a BLAKE2b hash of model and prompt, so the
     text is stable across processes (unlike ``hash()``, which is salted).
-    Cached because benchmarks replay the same prompts many times.
     """
+    key = hashlib.blake2b(prompt.encode(), digest_size=16).digest()
+    return _pieces(model, key, n_tokens)
+
+
+@lru_cache(maxsize=4096)
+def _pieces(model: str, prompt_key: bytes, n_tokens: int) -> tuple[str, ...]:
+    """Cached on a prompt digest, not the prompt: benchmarks replay prompts, and
+    keeping thousands of long prompts alive as cache keys would hog memory."""
     prefix = ("Mock", " answer", " from", f" {model}:")
     n_words = max(0, n_tokens - len(prefix))
     words: list[str] = []
     block = 0
     while len(words) < n_words:
         digest = hashlib.blake2b(
-            f"{model}\x00{prompt}\x00{block}".encode(), digest_size=64
+            model.encode() + b"\x00" + prompt_key + block.to_bytes(4, "little"), digest_size=64
         ).digest()
         words.extend(" " + _WORDS[b & 63] for b in digest)
         block += 1
