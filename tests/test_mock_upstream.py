@@ -544,6 +544,27 @@ def test_seeded_random_faults_repeat_after_reset() -> None:
         srv.close()
 
 
+def test_configured_disconnect_and_hang_outcomes() -> None:
+    cut = MockServer(MockConfig(error_rate=1.0, status_mix=(("disconnect", 1.0),)))
+    slow = MockServer(MockConfig(error_rate=1.0, status_mix=(("hang", 1.0),), hang_s=0.2))
+    try:
+        client = openai.OpenAI(base_url=cut.base_url + "/v1", api_key="k", max_retries=0)
+        got: list[str | None] = []
+        with pytest.raises(openai.APIConnectionError):
+            for chunk in client.chat.completions.create(
+                model=MINI, messages=user("hi"), stream=True
+            ):
+                got.append(chunk.choices[0].delta.content)
+        assert got == ["", "Mock"]  # default --disconnect-after 2
+        client = openai.OpenAI(base_url=slow.base_url + "/v1", api_key="k", max_retries=0)
+        t0 = time.perf_counter()
+        out = client.chat.completions.create(model=MINI, messages=user("hi"))
+        assert time.perf_counter() - t0 >= 0.2 and out.choices[0].finish_reason == "stop"
+    finally:
+        cut.close()
+        slow.close()
+
+
 # --------------------------------------------------------------------------- misc endpoints
 
 
