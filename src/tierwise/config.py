@@ -195,7 +195,10 @@ class Config:
         tiers = []
         for t in self.tiers:
             dep = DeploymentConfig(
-                provider=t.provider, base_url=base_url.rstrip("/"), api_key="tierwise-upstream"
+                provider=t.provider,
+                base_url=base_url.rstrip("/"),
+                api_key="tierwise-upstream",
+                model=t.model,  # as _fill_defaults does: dispatch calls deployment.model
             )
             tiers.append(dataclasses.replace(t, deployments=[dep]))
         return dataclasses.replace(self, tiers=tiers)

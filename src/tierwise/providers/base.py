@@ -104,3 +104,9 @@ class Provider(Protocol):
     ) -> AsyncIterator[StreamEvent]:
         """Yield canonical stream events. Errors before the first event raise UpstreamError."""
         ...
+
+
+# Key in `ChatRequest.extra` holding request headers the gateway passes on to the upstream
+# (e.g. `anthropic-beta`, the mock's `x-mock-*` fault headers). Providers send these as
+# headers, never as body fields: every `extra` key starting with "_" is private to tierwise.
+UPSTREAM_HEADERS_KEY = "_upstream_headers"

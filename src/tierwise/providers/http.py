@@ -1,0 +1,151 @@
+"""The HTTP call both adapters share: one POST, its errors mapped to UpstreamError.
+
+Per-deployment constants (URL, auth headers) are computed once and cached, so the hot path
+only merges per-request passthrough headers. Keys never leave this module except in the
+`Authorization`/`x-api-key` header itself; error messages are redacted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+
+from tierwise.providers.base import (
+    UPSTREAM_HEADERS_KEY,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from tierwise.providers.errors import redact
+from tierwise.types import ChatRequest
+
+if TYPE_CHECKING:
+    from tierwise.config import DeploymentConfig
+
+
+def endpoint_url(base_url: str, path: str) -> str:
+    """`base_url` + `/v1/<path>`, unless the base already ends in a version (`…/v1`)."""
+    base = base_url.rstrip("/")
+    tail = base.rsplit("/", 1)[-1]
+    if len(tail) >= 2 and tail[0] == "v" and tail[1:].isdigit():
+        return f"{base}/{path}"
+    return f"{base}/v1/{path}"
+
+
+class Endpoint:
+    """What is constant for one deployment: where to POST and the auth headers."""
+
+    __slots__ = ("deployment", "headers", "secret", "stream_timeout", "timeout", "url")
+
+    def __init__(self, deployment: DeploymentConfig, path: str, headers: dict[str, str]) -> None:
+        self.deployment = deployment  # keeps id(deployment) unique while cached
+        self.url = endpoint_url(deployment.base_url, path)
+        self.headers = headers
+        self.secret = deployment.api_key
+        self.timeout = aiohttp.ClientTimeout(total=deployment.timeout_s)
+        self.stream_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=min(deployment.timeout_s, 30.0), sock_read=deployment.timeout_s
+        )
+
+
+class EndpointCache:
+    def __init__(self, path: str, make_headers: Callable[[DeploymentConfig], dict[str, str]]):
+        self.path = path
+        self.make_headers = make_headers
+        self._cache: dict[int, Endpoint] = {}
+
+    def get(self, deployment: DeploymentConfig) -> Endpoint:
+        ep = self._cache.get(id(deployment))
+        if ep is None or ep.deployment is not deployment:
+            ep = Endpoint(deployment, self.path, self.make_headers(deployment))
+            self._cache[id(deployment)] = ep
+        return ep
+
+
+def request_headers(ep: Endpoint, request: ChatRequest) -> dict[str, str]:
+    passthrough = request.extra.get(UPSTREAM_HEADERS_KEY) if request.extra else None
+    return {**ep.headers, **passthrough} if passthrough else ep.headers
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds from `retry-after-ms` / `retry-after` (seconds or an HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return float(ms) / 1000.0
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+async def error_from_response(resp: aiohttp.ClientResponse, ep: Endpoint) -> UpstreamError:
+    """Read an error response into an UpstreamError (either API's error envelope)."""
+    raw = await resp.read()
+    body: Any = None
+    message = ""
+    etype = "api_error"
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        message = raw[:300].decode("utf-8", "replace")
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        err = body["error"]
+        message = str(err.get("message") or "")
+        etype = str(err.get("type") or etype)
+    message = redact(message or resp.reason or "", ep.secret)
+    return UpstreamError(
+        resp.status,
+        message,
+        error_type=etype,
+        retry_after=parse_retry_after(resp.headers),
+        body=body,
+    )
+
+
+async def post_json(
+    session: aiohttp.ClientSession, ep: Endpoint, request: ChatRequest, body: dict[str, Any]
+) -> Any:
+    """POST a non-streaming request; returns the parsed JSON or raises UpstreamError."""
+    try:
+        async with session.post(
+            ep.url,
+            data=orjson.dumps(body),
+            headers=request_headers(ep, request),
+            timeout=ep.timeout,
+        ) as resp:
+            if resp.status >= 400:
+                raise await error_from_response(resp, ep)
+            raw = await resp.read()
+    except UpstreamError:
+        raise
+    except TimeoutError:
+        raise UpstreamTimeout(f"no answer from {ep.url} within {ep.timeout.total}s") from None
+    except (aiohttp.ClientError, OSError) as exc:
+        raise UpstreamConnectionError(f"{ep.url}: {type(exc).__name__}: {exc}") from None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(502, f"{ep.url} returned a body that is not JSON") from None
+
+
+def connection_error(ep: Endpoint, exc: BaseException) -> UpstreamError:
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return UpstreamTimeout(f"{ep.url}: stream stalled for {ep.stream_timeout.sock_read}s")
+    return UpstreamConnectionError(f"{ep.url}: {type(exc).__name__}: {exc}")

@@ -1,0 +1,84 @@
+"""Adapter for the OpenAI Chat Completions API (also vLLM, Ollama, OpenRouter, LM Studio…)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import aiohttp
+import orjson
+
+from tierwise.providers import openai_format
+from tierwise.providers.base import ChatResponse, StreamEvent, UpstreamError
+from tierwise.providers.http import (
+    EndpointCache,
+    connection_error,
+    error_from_response,
+    post_json,
+    request_headers,
+)
+from tierwise.providers.sse import iter_sse
+from tierwise.types import ChatRequest
+
+if TYPE_CHECKING:
+    from tierwise.config import DeploymentConfig
+
+
+def _headers(deployment: DeploymentConfig) -> dict[str, str]:
+    headers = {"content-type": "application/json"}
+    if deployment.api_key:  # local servers (Ollama, vLLM) often need none
+        headers["authorization"] = f"Bearer {deployment.api_key}"
+    return headers
+
+
+class OpenAIProvider:
+    kind = "openai"
+
+    def __init__(self) -> None:
+        self._endpoints = EndpointCache("chat/completions", _headers)
+
+    async def complete(
+        self, session: aiohttp.ClientSession, deployment: DeploymentConfig, request: ChatRequest
+    ) -> ChatResponse:
+        ep = self._endpoints.get(deployment)
+        body = openai_format.build_body(request, deployment.model, stream=False)
+        return openai_format.parse_response(await post_json(session, ep, request, body))
+
+    async def stream(
+        self, session: aiohttp.ClientSession, deployment: DeploymentConfig, request: ChatRequest
+    ) -> AsyncIterator[StreamEvent]:
+        ep = self._endpoints.get(deployment)
+        body = openai_format.build_body(request, deployment.model, stream=True)
+        decoder = openai_format.OpenAIDecoder()
+        try:
+            async with session.post(
+                ep.url,
+                data=orjson.dumps(body),
+                headers=request_headers(ep, request),
+                timeout=ep.stream_timeout,
+            ) as resp:
+                if resp.status >= 400:
+                    raise await error_from_response(resp, ep)
+                async for _name, data in iter_sse(resp.content):
+                    if data == b"[DONE]":
+                        break
+                    chunk = orjson.loads(data)
+                    err = chunk.get("error")
+                    if isinstance(err, dict):
+                        code = err.get("code")
+                        status = code if isinstance(code, int) else 500
+                        raise UpstreamError(
+                            status,
+                            str(err.get("message", "")),
+                            error_type=str(err.get("type") or "api_error"),
+                            body=chunk,
+                        )
+                    for event in decoder.feed(chunk):
+                        yield event
+        except UpstreamError:
+            raise
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise connection_error(ep, exc) from None
+        if decoder.started:
+            for event in decoder.finish():
+                yield event

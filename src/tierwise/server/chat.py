@@ -1,0 +1,363 @@
+"""`POST /v1/chat/completions` and `POST /v1/messages`: one pipeline, two wire formats.
+
+read (size-capped) → parse once with orjson → route with the prebuilt router → dispatch →
+render in the caller's format → metrics + one ledger row. Our own time ("overhead") is the
+total minus the time spent awaiting the dispatcher; for streams it is measured to the first
+byte. Every response, error or not, carries the x-tierwise-* headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from time import perf_counter
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from tierwise.providers import anthropic_format, openai_format
+from tierwise.providers.base import UPSTREAM_HEADERS_KEY, ChatResponse, UpstreamError
+from tierwise.providers.errors import RequestError, error_body, redact, upstream_error_body
+from tierwise.routing.ladder import UnknownModelError
+from tierwise.server.routers import RouterSpecError
+from tierwise.server.state import STATE, GatewayState, log
+from tierwise.types import ChatRequest, Decision, estimate_tokens
+
+SSE_HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+PASSTHROUGH_PREFIXES = ("x-mock-", "anthropic-beta")
+
+Parse = Callable[[Any], ChatRequest]
+Render = Callable[[ChatResponse, str], dict[str, Any]]
+FORMATS: dict[str, tuple[Parse, Render]] = {
+    "openai": (openai_format.parse_request, openai_format.render_response),
+    "anthropic": (anthropic_format.parse_request, anthropic_format.render_response),
+}
+
+
+def new_request_id() -> str:
+    return "twr_" + os.urandom(12).hex()
+
+
+class Outcome:
+    """What happened to one request: feeds the headers, the metrics and the ledger row."""
+
+    __slots__ = (
+        "api",
+        "complexity",
+        "deployment_id",
+        "error_class",
+        "fallback_reason",
+        "input_tokens",
+        "model",
+        "output_tokens",
+        "overhead_s",
+        "prompt_chars",
+        "reason",
+        "request_id",
+        "requested_model",
+        "router",
+        "scores",
+        "status",
+        "streamed",
+        "t0",
+        "tier",
+        "ts",
+        "ttft_ms",
+        "upstream_s",
+    )
+
+    def __init__(self, api: str) -> None:
+        self.api = api
+        self.t0 = perf_counter()
+        self.ts = time.time()
+        self.request_id = new_request_id()
+        self.tier = self.model = self.router = self.deployment_id = self.requested_model = ""
+        self.reason = ""
+        self.complexity = 0.0
+        self.scores: dict[str, float] = {}
+        self.prompt_chars = 0
+        self.input_tokens = self.output_tokens = 0
+        self.status = 500
+        self.error_class: str | None = None
+        self.streamed = False
+        self.fallback_reason: str | None = None
+        self.upstream_s = 0.0
+        self.overhead_s = -1.0
+        self.ttft_ms: float | None = None
+
+    def decided(self, d: Decision) -> None:
+        self.tier, self.model, self.router = d.tier, d.model, d.router
+        self.complexity, self.scores, self.reason = d.complexity, d.scores, d.reason
+
+    def headers(self) -> dict[str, str]:
+        """The x-tierwise-* headers; freezes our overhead at this moment."""
+        self.overhead_s = perf_counter() - self.t0 - self.upstream_s
+        h = {
+            "x-tierwise-tier": self.tier or "none",
+            "x-tierwise-model": self.model or "none",
+            "x-tierwise-router": self.router or "none",
+            "x-tierwise-request-id": self.request_id,
+            "x-tierwise-overhead-ms": f"{self.overhead_s * 1000:.3f}",
+        }
+        if self.reason:
+            h["x-tierwise-complexity"] = f"{self.complexity:.4f}"
+            h["x-tierwise-reason"] = self.reason.encode("ascii", "replace").decode()[:300]
+        if self.fallback_reason:
+            h["x-tierwise-fallback"] = self.fallback_reason.encode("ascii", "replace").decode()
+        if self.api == "anthropic":
+            h["request-id"] = self.request_id
+        else:
+            h["x-request-id"] = self.request_id
+        return h
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+async def read_json(request: web.Request, state: GatewayState) -> Any:
+    """The parsed body; RequestError (413/400) when it is too large or not JSON."""
+    limit = state.max_body
+    size = request.content_length
+    if size is not None and size > limit:
+        raise RequestError(
+            f"request body of {size} bytes exceeds the gateway's limit of {limit} bytes "
+            "(server.max_body_bytes)",
+            status=413,
+        )
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise RequestError(
+            f"request body exceeds the gateway's limit of {limit} bytes (server.max_body_bytes)",
+            status=413,
+        ) from None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(f"request body is not valid JSON: {exc}") from None
+
+
+def passthrough_headers(request: web.Request) -> dict[str, str] | None:
+    out = None
+    for k, v in request.headers.items():
+        lk = k.lower()
+        if lk.startswith(PASSTHROUGH_PREFIXES):
+            if out is None:
+                out = {}
+            out[lk] = v
+    return out
+
+
+def json_response(o: Outcome, status: int, body: Any, extra: dict[str, str] | None = None):
+    o.status = status
+    headers = o.headers()
+    if extra:
+        headers.update(extra)
+    return web.Response(
+        body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
+    )
+
+
+def request_error(o: Outcome, exc: RequestError) -> web.Response:
+    o.error_class = "request_too_large" if exc.status == 413 else "invalid_request"
+    return json_response(
+        o, exc.status, error_body(o.api, exc.status, exc.message, exc.param, exc.code)
+    )
+
+
+def upstream_error(o: Outcome, exc: UpstreamError) -> web.Response:
+    status, body = upstream_error_body(o.api, exc)
+    o.error_class = exc.error_type or f"upstream_{exc.status}"
+    extra = None
+    if exc.retry_after is not None:
+        ra = exc.retry_after
+        extra = {"retry-after": str(int(ra)) if ra == int(ra) else f"{ra:.3f}"}
+    log.warning(
+        "request %s: upstream %s %s: %s",
+        o.request_id,
+        exc.status,
+        exc.error_type,
+        redact(exc.message),
+    )
+    return json_response(o, status, body, extra)
+
+
+def finish(state: GatewayState, o: Outcome) -> None:
+    """Metrics and the ledger row; runs once per request, after the response."""
+    latency_s = perf_counter() - o.t0
+    if o.overhead_s < 0:  # never sent headers (e.g. the client went away first)
+        o.overhead_s = latency_s - o.upstream_s
+    cost = state.cost(o.tier, o.input_tokens, o.output_tokens)
+    state.metrics.observe(
+        o.api,
+        o.tier,
+        o.model,
+        o.router,
+        o.status,
+        o.error_class,
+        o.input_tokens,
+        o.output_tokens,
+        cost,
+        latency_s,
+        o.overhead_s,
+    )
+    if state.ledger is None:
+        return
+    try:
+        from tierwise.ledger.row import LedgerRow
+    except ImportError:  # ledger not installed in this build: nothing to record
+        return
+    state.record(
+        LedgerRow(
+            request_id=o.request_id,
+            ts=o.ts,
+            api=o.api,
+            tier=o.tier,
+            model=o.model,
+            deployment_id=o.deployment_id,
+            router=o.router,
+            complexity=o.complexity,
+            scores=o.scores,
+            prompt_chars=o.prompt_chars,
+            prompt_tokens=estimate_tokens(o.prompt_chars),
+            input_tokens=o.input_tokens,
+            output_tokens=o.output_tokens,
+            cost_usd=cost,
+            latency_ms=latency_s * 1000.0,
+            ttft_ms=o.ttft_ms,
+            overhead_ms=o.overhead_s * 1000.0,
+            status=o.status,
+            error_class=o.error_class,
+            streamed=o.streamed,
+            fallback_reason=o.fallback_reason,
+            requested_model=o.requested_model,
+        )
+    )
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+async def openai_chat(request: web.Request) -> web.StreamResponse:
+    return await _chat(request, "openai")
+
+
+async def anthropic_messages(request: web.Request) -> web.StreamResponse:
+    return await _chat(request, "anthropic")
+
+
+async def _chat(request: web.Request, api: str) -> web.StreamResponse:
+    state = request.app[STATE]
+    o = Outcome(api)
+    state.metrics.in_flight += 1
+    try:
+        return await _handle(request, state, o)
+    except asyncio.CancelledError:
+        o.status, o.error_class = 499, "client_disconnected"  # the caller went away
+        raise
+    except Exception:
+        log.exception("request %s: internal error", o.request_id)
+        o.error_class = "internal_error"
+        return json_response(o, 500, error_body(api, 500, "internal gateway error; see logs"))
+    finally:
+        state.metrics.in_flight -= 1
+        finish(state, o)
+
+
+async def _handle(request: web.Request, state: GatewayState, o: Outcome) -> web.StreamResponse:
+    parse, render = FORMATS[o.api]
+    try:
+        chat = parse(await read_json(request, state))
+    except RequestError as exc:
+        return request_error(o, exc)
+    o.requested_model = chat.model
+    o.streamed = chat.stream
+    override = request.headers.get("x-tierwise-tier")
+    if override:
+        chat.tier_override = override
+    passthrough = passthrough_headers(request)
+    if passthrough:
+        chat.extra[UPSTREAM_HEADERS_KEY] = passthrough
+    o.prompt_chars = chat.total_chars()
+    try:
+        decision = state.routers.for_model(chat.model).route(chat)
+    except UnknownModelError as exc:
+        o.error_class = "unknown_model"
+        param = "x-tierwise-tier" if override and exc.label == override else "model"
+        status = 400 if param != "model" else 404
+        return json_response(
+            o, status, error_body(o.api, status, str(exc), param, "model_not_found")
+        )
+    except RouterSpecError as exc:
+        o.error_class = "unknown_model"
+        return json_response(o, 400, error_body(o.api, 400, str(exc), "model"))
+    o.decided(decision)
+    if chat.stream:
+        return await _stream(request, state, o, chat, decision)
+    t = perf_counter()
+    try:
+        result = await state.dispatcher.complete(chat, decision)
+    except UpstreamError as exc:
+        o.upstream_s = perf_counter() - t
+        return upstream_error(o, exc)
+    o.upstream_s = perf_counter() - t
+    o.tier, o.model, o.deployment_id = result.tier, result.model, result.deployment_id
+    o.fallback_reason = result.fallback_reason
+    resp = result.response
+    o.input_tokens, o.output_tokens = resp.usage.input_tokens, resp.usage.output_tokens
+    return json_response(o, 200, render(resp, result.model))
+
+
+async def _stream(
+    request: web.Request, state: GatewayState, o: Outcome, chat: ChatRequest, decision: Decision
+) -> web.StreamResponse:
+    t = perf_counter()
+    try:
+        sd = await state.dispatcher.stream(chat, decision)
+    except UpstreamError as exc:
+        o.upstream_s = perf_counter() - t
+        return upstream_error(o, exc)
+    o.upstream_s = perf_counter() - t
+    o.ttft_ms = (perf_counter() - o.t0) * 1000.0
+    o.tier, o.model, o.deployment_id = sd.tier, sd.model, sd.deployment_id
+    o.fallback_reason = sd.fallback_reason
+    encoder: Any
+    if o.api == "openai":
+        opts = chat.extra.get("stream_options")
+        encoder = openai_format.OpenAIEncoder(
+            sd.model, isinstance(opts, dict) and bool(opts.get("include_usage"))
+        )
+    else:
+        encoder = anthropic_format.AnthropicEncoder()
+    usage = anthropic_format.StreamUsage()
+    events = sd.events
+    o.status = 200
+    headers = o.headers()
+    headers.update(SSE_HEADERS)
+    resp = web.StreamResponse(status=200, headers=headers)
+    try:
+        await resp.prepare(request)
+        async for event in events:
+            usage.observe(event)
+            data = encoder.encode(event)
+            if data:
+                await resp.write(data)
+    except UpstreamError as exc:  # after the first byte: report it in-stream
+        status, body = upstream_error_body(o.api, exc)
+        o.status, o.error_class = status, exc.error_type or f"upstream_{exc.status}"
+        with contextlib.suppress(ConnectionResetError):
+            await resp.write(encoder.error(body))
+    except ConnectionResetError:
+        o.status, o.error_class = 499, "client_disconnected"
+    finally:
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        o.input_tokens, o.output_tokens = usage.input_tokens, usage.output_tokens
+    with contextlib.suppress(ConnectionResetError):
+        await resp.write_eof()
+    return resp

@@ -1,0 +1,50 @@
+"""Everything a handler needs, built once per app (no module-level globals)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from tierwise.server.metrics import Metrics
+from tierwise.server.routers import RouterSet
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from tierwise.config import Config
+
+log = logging.getLogger("tierwise.server")
+
+
+class GatewayState:
+    def __init__(self, cfg: Config, router_name: str | None) -> None:
+        self.cfg = cfg
+        self.routers = RouterSet(cfg, router_name)
+        self.router_name = self.routers.default.name
+        self.prices = {t.name: (t.price_in / 1e6, t.price_out / 1e6) for t in cfg.tiers}
+        self.metrics = Metrics()
+        self.max_body = cfg.server.max_body_bytes
+        self.session: aiohttp.ClientSession | None = None
+        self.dispatcher: Any = None
+        self.ledger: Any = None
+        self.ready = False
+        self.secrets = tuple(d.api_key for t in cfg.tiers for d in t.deployments if d.api_key)
+
+    def cost(self, tier: str, input_tokens: int, output_tokens: int) -> float:
+        p = self.prices.get(tier)
+        return input_tokens * p[0] + output_tokens * p[1] if p else 0.0
+
+    def record(self, row: Any) -> None:
+        """Hand a ledger row over; a ledger problem never fails a request."""
+        ledger = self.ledger
+        if ledger is None:
+            return
+        try:
+            ledger.record(row)
+        except Exception:  # the ledger promises not to raise; be sure anyway
+            log.exception("ledger.record failed; row dropped")
+
+
+STATE: web.AppKey[GatewayState] = web.AppKey("tierwise_gateway_state", GatewayState)
