@@ -156,92 +156,108 @@ class Dispatcher:
         attempts = 0
         last_err: UpstreamError | None = None
         unavailable: _Unavailable | None = None
-        for ti, rt in enumerate(chain):
-            has_next = ti + 1 < len(chain)
-            tried: list[str] | None = None
-            fails: dict[int, int] | None = None
-            tier_attempts = 0
-            why = ""
-            while tier_attempts < rc.max_attempts:
-                now = time.monotonic()
-                if now >= deadline:
-                    why = "deadline reached"
+        cooled: list[_Tier] = []
+        for panic in (False, True):
+            if panic:
+                # Every tier of the chain was skipped or failed, some only because they are
+                # cooling: one last round over those tiers, ignoring cooldowns (never those
+                # resting after a 429) and without backoff pauses, so a cooldown tripped by
+                # sparse random errors never turns into a client-visible error.
+                if not cooled or time.monotonic() >= deadline:
                     break
-                dep, unav = await self._pick(rt, tried, tokens, stream, now)
-                if dep is None:
-                    assert unav is not None
-                    unavailable = unav
-                    wait = self._reopen_wait(rt, now)
-                    if (
-                        not has_next
-                        and unav.limited == 0
-                        and wait <= rc.backoff_max_s
-                        and now + wait < deadline
-                    ):
-                        await self._sleep(wait)  # last resort: the cooldown ends soon
-                        tier_attempts += 1
-                        continue
-                    why = (
-                        "all deployments at their rpm/tpm limits"
-                        if unav.limited and not unav.cooling
-                        else "all deployments cooling down"
-                    )
-                    break
-                tier_attempts += 1
-                attempts += 1
-                timeout = min(dep.timeout_s, deadline - now)
-                try:
-                    if stream:
-                        it, first = await self._call_stream(dep, request, timeout, now)
-                    else:
-                        resp = await self._call(dep, request, timeout, now)
-                except UpstreamError as err:
-                    last_err = err
-                    if fails is None:
-                        fails = {}
-                    fails[err.status] = fails.get(err.status, 0) + 1
-                    if tried is None:
-                        tried = []
-                    tried.append(dep.id)
-                    if not err.retryable:
-                        if err.status in DEPLOYMENT_FAULTS and self._has_other(rt, tried):
-                            tier_attempts -= 1  # a misconfigured deployment, not a retry
+                chain = cooled
+            for ti, rt in enumerate(chain):
+                has_next = ti + 1 < len(chain)
+                tried: list[str] | None = None
+                fails: dict[int, int] | None = None
+                tier_attempts = 0
+                max_attempts = rc.max_attempts
+                why = ""
+                while tier_attempts < max_attempts:
+                    now = time.monotonic()
+                    if now >= deadline:
+                        why = "deadline reached"
+                        break
+                    dep, unav = await self._pick(rt, tried, tokens, stream, now, panic)
+                    if dep is None:
+                        assert unav is not None
+                        unavailable = unav
+                        if panic:
+                            break
+                        wait = self._reopen_wait(rt, now)
+                        if (
+                            not has_next
+                            and unav.limited == 0
+                            and now + wait < deadline
+                            and (wait <= rc.backoff_max_s or self._resting(rt))
+                        ):
+                            # The last tier re-opens soon, or rests on the upstream's
+                            # Retry-After (which a last-resort call must not break): wait.
+                            await self._sleep(wait)
+                            tier_attempts += 1
                             continue
-                        raise
-                    if tier_attempts >= rc.max_attempts:
+                        if unav.limited and not unav.cooling:
+                            why = "all deployments at their rpm/tpm limits"
+                        else:
+                            why = "all deployments cooling down"
+                            cooled.append(rt)
                         break
-                    if self._has_other(rt, tried):
-                        continue  # another healthy deployment: try it right away
-                    if has_next and self.state.health(dep.id, time.monotonic()) == COOLING:
-                        break  # cooling and a fallback exists: don't wait here
-                    delay = backoff_s(
-                        tier_attempts,
-                        rc.backoff_base_s,
-                        rc.backoff_max_s,
-                        rc.jitter,
-                        err.retry_after,
-                        self.rng,
-                    )
-                    if time.monotonic() + delay >= deadline:
-                        break
-                    await self._sleep(delay)
-                    tried = None  # after a pause, every deployment is fair game again
-                    continue
-                fb = reason
-                if stream:
-                    return StreamDispatch(
-                        rt.name,
-                        dep.model,
-                        dep.id,
-                        attempts,
-                        fb,
-                        self._relay(dep, it, first),
-                    )
-                return DispatchResult(resp, rt.name, dep.model, dep.id, attempts, fb)
-            if has_next:
-                summary = why or _summarise(fails)
-                note = f"{rt.name} unavailable: {summary}; fell back to {chain[ti + 1].name}"
-                reason = note if reason is None else f"{reason}; {note}"
+                    tier_attempts += 1
+                    attempts += 1
+                    timeout = min(dep.timeout_s, deadline - now)
+                    try:
+                        if stream:
+                            it, first = await self._call_stream(dep, request, timeout, now)
+                        else:
+                            resp = await self._call(dep, request, timeout, now)
+                    except UpstreamError as err:
+                        last_err = err
+                        if fails is None:
+                            fails = {}
+                        fails[err.status] = fails.get(err.status, 0) + 1
+                        if tried is None:
+                            tried = []
+                        tried.append(dep.id)
+                        if not err.retryable:
+                            if err.status in DEPLOYMENT_FAULTS and self._has_other(rt, tried):
+                                tier_attempts -= 1  # a misconfigured deployment, not a retry
+                                continue
+                            raise
+                        if tier_attempts >= max_attempts:
+                            break
+                        if self._has_other(rt, tried):
+                            continue  # another healthy deployment: try it right away
+                        if panic:
+                            continue
+                        if self.state.health(dep.id, time.monotonic()) == COOLING:
+                            if has_next:
+                                break  # don't wait on a cooling deployment; fall back
+                            continue  # last tier: wait if it re-opens soon, else panic round
+                        delay = backoff_s(
+                            tier_attempts,
+                            rc.backoff_base_s,
+                            rc.backoff_max_s,
+                            rc.jitter,
+                            err.retry_after,
+                            self.rng,
+                        )
+                        if time.monotonic() + delay >= deadline:
+                            break
+                        await self._sleep(delay)
+                        tried = None  # after a pause, every deployment is fair game again
+                        continue
+                    fb = reason
+                    if panic:
+                        note = f"every tier cooling; last-resort round on {rt.name}"
+                        fb = note if fb is None else f"{fb}; {note}"
+                    if stream:
+                        events = self._relay(dep, it, first)
+                        return StreamDispatch(rt.name, dep.model, dep.id, attempts, fb, events)
+                    return DispatchResult(resp, rt.name, dep.model, dep.id, attempts, fb)
+                if has_next:
+                    summary = why or _summarise(fails)
+                    note = f"{rt.name} unavailable: {summary}; fell back to {chain[ti + 1].name}"
+                    reason = note if reason is None else f"{reason}; {note}"
         if last_err is not None:
             raise last_err
         if unavailable is not None and unavailable.limited and not unavailable.cooling:
@@ -262,13 +278,23 @@ class Dispatcher:
     # ------------------------------------------------------------------ picking
 
     async def _pick(
-        self, rt: _Tier, tried: list[str] | None, tokens: int, stream: bool, now: float
+        self,
+        rt: _Tier,
+        tried: list[str] | None,
+        tokens: int,
+        stream: bool,
+        now: float,
+        panic: bool = False,
     ) -> tuple[Deployment | None, _Unavailable | None]:
         state = self.state
         cands: list[Deployment] = []
         unav: _Unavailable | None = None
         for d in rt.deps:
-            if state.health(d.id, now) == COOLING:
+            cooling = state.health(d.id, now) == COOLING
+            if panic:
+                if cooling and state.panic_ok(d.id):
+                    cands.append(d)
+            elif cooling:
                 if unav is None:
                     unav = _Unavailable()
                 unav.cooling += 1
@@ -289,7 +315,7 @@ class Dispatcher:
                     unav.wait_s = min(unav.wait_s, wait)
                     cands.remove(d)
                     continue
-            if state.health(d.id, now) == HALF_OPEN:
+            if not panic and state.health(d.id, now) == HALF_OPEN:
                 probe_s = min(d.timeout_s, self.cfg.cooldown.cooldown_s)
                 if not await state.claim_probe(d.id, now, probe_s):
                     if unav is None:
@@ -304,6 +330,10 @@ class Dispatcher:
         now = time.monotonic()
         health = self.state.health
         return any(d.id not in tried and health(d.id, now) != COOLING for d in rt.deps)
+
+    def _resting(self, rt: _Tier) -> bool:
+        panic_ok = self.state.panic_ok
+        return not any(panic_ok(d.id) for d in rt.deps)
 
     def _reopen_wait(self, rt: _Tier, now: float) -> float:
         return min(self.state.cooldown_left(d.id, now) for d in rt.deps)

@@ -17,6 +17,7 @@ EWMA_ALPHA = 0.3  # weight of the newest sample: reacts within a few calls, igno
 
 class DepState:
     __slots__ = (
+        "cool_429",
         "cool_until",
         "ewma_stream",
         "ewma_tok",
@@ -40,6 +41,7 @@ class DepState:
         self.win_fail = 0
         self.win_ok = 0
         self.cool_until = 0.0  # 0: not cooling; past: half-open
+        self.cool_429 = False  # resting on the upstream's request (429): never called early
         self.probe_until = 0.0  # a half-open probe is in flight until then
         self.inflight = 0
         self.ewma_stream = -1.0  # time to first token (streams), -1: no sample yet
@@ -175,14 +177,20 @@ class MemoryState:
         ):
             cool = self.cd.cooldown_s
         if cool > 0.0:
-            self.start_cooldown(dep_id, now, cool)
+            self.start_cooldown(dep_id, now, cool, status == 429)
         return cool
 
-    def start_cooldown(self, dep_id: str, now: float, seconds: float) -> None:
+    def start_cooldown(self, dep_id: str, now: float, seconds: float, rate_limited: bool) -> None:
         s = self._s(dep_id)
-        s.cool_until = max(s.cool_until, now + seconds)
+        if now + seconds > s.cool_until:
+            s.cool_until = now + seconds
+            s.cool_429 = rate_limited
         s.probe_until = 0.0
         s.win_start, s.win_fail, s.win_ok = now, 0, 0
+
+    def panic_ok(self, dep_id: str) -> bool:
+        s = self.deps.get(dep_id)
+        return s is not None and not s.cool_429
 
     # ------------------------------------------------------------------ load and latency
 
