@@ -85,7 +85,3 @@ def check_version(found: str | None, where: str) -> None:
 
 _COLS = ", ".join(COLUMNS)
 SQLITE_INSERT = f"INSERT OR IGNORE INTO requests ({_COLS}) VALUES ({', '.join('?' * len(COLUMNS))})"
-POSTGRES_INSERT = (
-    f"INSERT INTO requests ({_COLS}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "
-    "ON CONFLICT (request_id) DO NOTHING"
-)
