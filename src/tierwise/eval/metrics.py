@@ -361,7 +361,12 @@ def crossfit_frontier(scores: np.ndarray, costs: np.ndarray, complexity: np.ndar
         train = np.concatenate([p for j, p in enumerate(parts) if j != i])
         configs = cut_configs(len(train), t)
         tc, tq = cut_points(scores[train], costs[train], complexity[train], configs)
-        chosen = configs[frontier_index(tc, tq)] / len(train)
+        chosen = configs[frontier_index(tc, tq)]
+        # Always-strongest stays on offer, so every path ends where the random line ends.
+        top = np.zeros((1, t - 1), np.int64)
+        if not (chosen == 0).all(axis=1).any():
+            chosen = np.vstack([chosen, top])
+        chosen = chosen / len(train)
         cuts = np.round(chosen * len(test)).astype(np.int64)
         s, c, x = scores[test], costs[test], complexity[test]
         pc, pq = cut_points(s, c, x, cuts)
