@@ -141,6 +141,25 @@ def test_flusher_writes_a_full_batch_without_being_asked() -> None:
     asyncio.run(go())
 
 
+def test_size_wakeups_write_full_batches_only() -> None:
+    """A wake-up by size leaves the remainder for the interval, so transactions stay full."""
+    store = SignallingStore()
+    ledger = Ledger(store, batch_size=256, flush_interval_s=3600)
+
+    async def go() -> None:
+        await ledger.start()
+        for i in range(300):
+            ledger.record(make_row(i))
+        await asyncio.wait_for(store.committed.wait(), timeout=10)
+        async with ledger._lock:  # the flusher has finished this wake-up
+            assert len(store.rows) == 256
+            assert ledger.stats["queued"] == 44
+        await ledger.close()
+        assert len(store.rows) == 300 and store.transactions == 2
+
+    asyncio.run(go())
+
+
 def test_flusher_writes_a_partial_batch_when_the_interval_passes() -> None:
     store = SignallingStore()
     ledger = Ledger(store, batch_size=1000, flush_interval_s=0.01)

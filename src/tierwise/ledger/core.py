@@ -125,7 +125,7 @@ class Ledger:
         self._task = asyncio.create_task(self._run(), name="tierwise-ledger-flusher")
 
     async def flush(self) -> None:
-        """Write every queued row now (rows behind a failed batch stay queued for later)."""
+        """Write every row queued before this call (rows behind a failed batch stay queued)."""
         if self.store is None:
             return
         async with self._lock:
@@ -142,7 +142,7 @@ class Ledger:
                 await self._task
             self._task = None
         async with self._lock:
-            await self._drain()
+            await self._drain()  # nothing new can arrive: record() drops once closed
             if self._queue:  # the store failed during the final drain: account for the rest
                 self.failed_rows += len(self._queue)
                 self._queue.clear()
@@ -191,23 +191,34 @@ class Ledger:
 
     async def _run(self) -> None:
         while not self._closed:
-            with contextlib.suppress(TimeoutError):
+            timed_out = False
+            try:
                 async with asyncio.timeout(self.flush_interval_s):
                     await self._wake.wait()
+            except TimeoutError:
+                timed_out = True
             self._wake.clear()
             if self._closed:
                 break  # close() does the final drain under the lock
             try:
-                await self.flush()
+                async with self._lock:
+                    # Woken by size: full batches only, the remainder waits for more rows or the
+                    # interval. Either way only what is queued now, so a steady trickle of rows
+                    # during a write never degrades into one tiny transaction per row.
+                    n = len(self._queue)
+                    await self._drain(n if timed_out else n - n % self.batch_size)
             except Exception as exc:  # a bug, not a store failure: keep the flusher alive
                 log.exception("ledger flusher error: %s", self._safe(exc))
 
-    async def _drain(self) -> None:
-        """Caller holds the lock. Writes batches until the queue is empty or a batch fails."""
+    async def _drain(self, limit: int | None = None) -> None:
+        """Caller holds the lock. Writes up to `limit` rows (default: all queued now) in
+        batches; stops early at a failed batch, leaving the rest queued for a later try."""
         q = self._queue
-        while q:
-            n = min(self.batch_size, len(q))
+        left = len(q) if limit is None else min(limit, len(q))
+        while left > 0 and q:
+            n = min(self.batch_size, left, len(q))
             batch = [q.popleft() for _ in range(n)]
+            left -= n
             if not await self._write(batch):
                 return
 
