@@ -12,6 +12,7 @@ import time
 from tierwise.config import CooldownConfig
 from tierwise.dispatch.state.base import COOLING, HALF_OPEN, HEALTHY
 
+UNSET = float("-inf")  # a bucket never used yet (full); real levels may go below zero
 EWMA_ALPHA = 0.3  # weight of the newest sample: reacts within a few calls, ignores one outlier
 
 
@@ -33,9 +34,9 @@ class DepState:
     )
 
     def __init__(self) -> None:
-        self.rpm_level = -1.0  # -1: bucket not started (full)
+        self.rpm_level = UNSET
         self.rpm_ts = 0.0
-        self.tpm_level = -1.0
+        self.tpm_level = UNSET
         self.tpm_ts = 0.0
         self.win_start = 0.0
         self.win_fail = 0
@@ -49,7 +50,7 @@ class DepState:
 
 
 def _refill(level: float, ts: float, cap: float, now: float) -> float:
-    if level < 0.0:
+    if level == UNSET:
         return cap
     level += (now - ts) * cap / 60.0
     return cap if level > cap else level
