@@ -44,7 +44,7 @@ def _plot_path(plot: str, dataset: str, several: bool) -> Path:
 def run(args: argparse.Namespace) -> int:
     from tierwise.eval.datasets import DatasetError, find_datasets, load_dataset
     from tierwise.eval.render import print_summary
-    from tierwise.eval.runner import evaluate_dataset
+    from tierwise.eval.runner import RouterBuildError, evaluate_dataset
 
     data = Path(args.data)
     if not data.is_dir():
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             ds = load_dataset(folder)
             ev = evaluate_dataset(ds, cfg, args.router, tiers)
-        except UnknownRouterError as exc:
+        except (UnknownRouterError, RouterBuildError) as exc:
             return fail(str(exc))
         except DatasetError as exc:
             fail(str(exc))

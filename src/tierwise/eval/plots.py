@@ -52,7 +52,9 @@ def plot_evaluation(ev: Evaluation, path: str | Path) -> Path:
         if xs and max(xs) / min(xs) > 20:
             ax.set_xscale("log")
         pos = s["frontier"]["position"]
-        where = "" if pos is None else f"; random→oracle {pos:.2f}"
+        where = "" if pos is None else f"; random→oracle {pos + 0.0:.2f}"
+        if s.get("two_tier") and s["two_tier"]["router"]["apgr"] is not None:
+            where += f"; APGR {s['two_tier']['router']['apgr']:.3f}"
         ax.set_title(f"{s['dataset']} ({s['n_items']} items): {s['router']}{where}")
         ax.set_xlabel("cost, USD per 1,000 requests")
         ax.set_ylabel(f"mean quality ({s['score_kind']}, normalised to 0-1)")

@@ -19,6 +19,10 @@ from tierwise.eval.datasets import Dataset, DatasetError
 QUALITY_TARGET = 0.95
 
 
+class RouterBuildError(RuntimeError):
+    """The named router exists but cannot be built here (missing module or artifact)."""
+
+
 @dataclass(slots=True)
 class Evaluation:
     """JSON-ready `summary` plus the curves the plot needs."""
@@ -82,10 +86,19 @@ def route_complexity(router: Any, prompts: list[str], batch: int = 512) -> np.nd
 
 def evaluate_dataset(ds: Dataset, cfg: Config, router_name: str | None,
                      tiers: list[str] | None = None) -> Evaluation:
-    from tierwise.routing.registry import build_policy
+    from tierwise.routing.registry import UnknownRouterError, build_policy
 
     index = select_tiers(ds, tiers)
-    router = build_policy(router_config(cfg, ds, index), router_name)
+    try:
+        router = build_policy(router_config(cfg, ds, index), router_name)
+    except UnknownRouterError:
+        raise
+    except (ImportError, OSError, ValueError, KeyError) as exc:
+        name = router_name or cfg.routing.policy
+        raise RouterBuildError(
+            f"router {name!r} could not be built ({type(exc).__name__}: {exc}); "
+            "is it installed and trained?"
+        ) from exc
     complexity = route_complexity(router, ds.prompts)
     costs = ds.costs()
     ev = evaluate_arrays(ds.scores[:, index], costs[:, index], complexity)
