@@ -83,3 +83,45 @@ def decision(tier: str) -> Decision:
 
 def req(text: str = "hello there", **kw: Any) -> ChatRequest:
     return ChatRequest.from_prompt(text, max_tokens=32, **kw)
+
+
+def rpm_worker(base_url: str, state_url: str, n: int, barrier: Any, out: Any) -> None:
+    """One tierwise instance in its own process: fires `n` requests at a rate-limited tier."""
+    import asyncio
+    import time
+
+    from tierwise.dispatch import Dispatcher
+    from tierwise.providers.base import UpstreamError
+
+    async def go() -> tuple[int, int, float]:
+        cfg = tiers_config(
+            {"haiku": [base_url], "sonnet": [base_url]},
+            extra=f"state: '{state_url}'",
+            tier_extra={"haiku": ", fallbacks: []"},
+            dep_extra=", rpm: 60",
+        )
+        async with aiohttp.ClientSession() as s:
+            d = Dispatcher(cfg, s)
+            await d.start()
+            ok = limited = 0
+            sem = asyncio.Semaphore(4)
+
+            async def one() -> None:
+                nonlocal ok, limited
+                async with sem:
+                    try:
+                        await d.complete(req(), decision("haiku"))
+                        ok += 1
+                    except UpstreamError as e:
+                        if e.status != 429:
+                            raise
+                        limited += 1
+
+            barrier.wait(timeout=30)
+            t0 = time.monotonic()
+            await asyncio.gather(*(one() for _ in range(n)))
+            elapsed = time.monotonic() - t0
+            await d.close()
+            return ok, limited, elapsed
+
+    out.put(asyncio.run(go()))
