@@ -16,6 +16,7 @@ weights are downloaded at run time.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -228,6 +229,10 @@ class TransformerEmbedder(_CachedEmbedder):
     def dim(self) -> int:
         return 384
 
+    def describe(self) -> dict[str, Any]:
+        """Identity of this embedding for model artifacts (kind, width, token budget)."""
+        return {"kind": self.name, "dim": self.dim, "max_tokens": self.max_tokens}
+
     def _load(self) -> tuple[Any, Tokenizer]:
         """Open the ONNX session and tokenizer once, on first use."""
         with self._lock:
@@ -329,6 +334,19 @@ class StaticEmbedder(_CachedEmbedder):
     def dim(self) -> int:
         table, _ = self._load()
         return int(table.shape[1])
+
+    def describe(self) -> dict[str, Any]:
+        """Identity of this embedding for model artifacts: a router trained on one table must not
+        silently run on another (the sidecar JSON holds the table's sha256)."""
+        path = Path(self.table_path or STATIC_TABLE_PATH)
+        sidecar = path.with_suffix(".json")
+        meta = json.loads(sidecar.read_text()) if sidecar.exists() else {}
+        return {
+            "kind": self.name,
+            "dim": self.dim,
+            "max_tokens": self.max_tokens,
+            "table_sha256": meta.get("table_sha256"),
+        }
 
     def _compute(self, texts: list[str]) -> np.ndarray:
         table, tok = self._load()
