@@ -30,6 +30,7 @@ import platform
 import statistics
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,7 @@ def cv_auc(x: np.ndarray, y: np.ndarray, seed: int = 0) -> float:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    warnings.filterwarnings("ignore", category=FutureWarning, module="sklearn")
     inner = LogisticRegressionCV(Cs=[0.003, 0.03, 0.3], cv=3, scoring="roc_auc", max_iter=2000)
     model = make_pipeline(StandardScaler(), inner)
     folds = StratifiedKFold(5, shuffle=True, random_state=seed)

@@ -143,6 +143,7 @@ def test_static_edge_cases(static: StaticEmbedder) -> None:
     assert np.all(x[0] == 0) and np.all(x[1] == 0)  # no tokens -> zero row, not NaN
     assert abs(np.linalg.norm(x[2]) - 1) < 1e-5
     assert static.embed([]).shape == (0, static.dim)
+    static.warmup()
     with pytest.raises(TypeError):
         static.embed("not a list")  # type: ignore[arg-type]
 

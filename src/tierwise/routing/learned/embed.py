@@ -183,6 +183,10 @@ class _CachedEmbedder:
                 self.cache.put(key, vec)
         return out
 
+    def warmup(self) -> None:
+        """Load files and run once, so a server's first real request does not pay the cold start."""
+        self._compute(["warm up"])
+
     def embed_one(self, text: str) -> np.ndarray:
         """Convenience: the ``(dim,)`` vector of one prompt."""
         return self.embed([text])[0]
