@@ -1,0 +1,183 @@
+"""`tierwise calibrate`: set the routing cut points from a target tier mix or a quality floor.
+
+    tierwise calibrate --prompts traffic.jsonl --target haiku=0.3,sonnet=0.5,opus=0.2
+    tierwise calibrate --data ../shared/data/zeroeval-crux --quality-floor 0.95 --write my.yaml
+
+Mix mode takes quantiles of the router's complexity on YOUR prompts (thresholds calibrated on
+someone else's traffic drift on yours) and verifies the achieved mix by routing them again.
+Quality mode uses a labelled dataset (its tier models map onto the config's tiers by relative
+position, costs use the config's prices) and picks the cheapest cut points meeting the floor.
+`--write` updates `routing.thresholds` in a YAML config in place; the file is re-dumped with
+PyYAML, so comments and key formatting are not preserved (values are).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from tierwise.commands.common import add_config_argument, fail, load_or_exit
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--prompts", metavar="FILE.jsonl", help='lines of {"prompt"} or {"messages"}')
+    src.add_argument("--data", metavar="DIR", help="labelled dataset folder (quality/cost mode)")
+    goal = parser.add_mutually_exclusive_group()
+    goal.add_argument("--target", metavar="T1=S1,T2=S2,...", help="target share per tier")
+    goal.add_argument("--quality-floor", type=float, metavar="F",
+                      help="with --data: keep quality >= F x the strongest tier's (e.g. 0.95)")
+    goal.add_argument("--max-cost-ratio", type=float, metavar="R",
+                      help="with --data: best quality at cost <= R x all-strongest")
+    parser.add_argument("--router", metavar="NAME", help="policy whose complexity is cut")
+    parser.add_argument("--write", metavar="CONFIG", help="update routing.thresholds in this YAML")
+    add_config_argument(parser)
+
+
+def _requests(path: str) -> list[Any]:
+    import orjson
+
+    from tierwise.commands.score import BadLine, request_from_line
+
+    out = []
+    with Path(path).open("rb") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = orjson.loads(line)
+                if isinstance(obj, dict) and "id" not in obj:
+                    obj = {**obj, "id": number}
+                out.append(request_from_line(obj))
+            except (orjson.JSONDecodeError, BadLine) as exc:
+                raise ValueError(f"{path}:{number}: {exc}") from None
+    if not out:
+        raise ValueError(f"{path}: no prompts")
+    return out
+
+
+def _complexity(policy: Any, requests: list[Any]) -> Any:
+    import numpy as np
+
+    from tierwise.routing.base import route_many
+
+    out = []
+    for start in range(0, len(requests), 256):
+        out += [d.complexity for d in route_many(policy, requests[start:start + 256])]
+    return np.asarray(out, dtype=np.float64)
+
+
+def _labelled(data: str, cfg: Any) -> tuple[list[Any], Any, Any]:
+    """Requests, (n, N) scores and costs of a dataset, mapped onto the config's tiers."""
+    import numpy as np
+
+    from tierwise.eval.datasets import load_dataset
+    from tierwise.routing.learned.models import tier_positions
+    from tierwise.types import ChatRequest
+
+    d = load_dataset(data)
+    n_cfg = len(cfg.tiers)
+    # config tier i reads the dataset tier at the same relative position
+    back = tier_positions(n_cfg, len(d.tiers))
+    cols = [d.model_index(d.tiers[j]) for j in back]
+    scores = d.scores[:, cols]
+    pin = np.array([t.price_in for t in cfg.tiers])
+    pout = np.array([t.price_out for t in cfg.tiers])
+    costs = (d.prompt_tokens[:, None] * pin + d.output_tokens[:, cols] * pout) / 1e6
+    return [ChatRequest.from_prompt(p) for p in d.prompts], scores, costs
+
+
+def run(args: argparse.Namespace) -> int:
+    from tierwise.eval.datasets import DatasetError
+    from tierwise.routing.calibrate import (
+        CalibrationError,
+        best_tradeoff,
+        mix_for_thresholds,
+        parse_mix,
+        thresholds_for_mix,
+    )
+    from tierwise.routing.ladder import TierLadder
+    from tierwise.routing.registry import UnknownRouterError, build_policy
+
+    cfg = load_or_exit(args.config)
+    names = cfg.tier_names
+    if args.prompts and not args.target:
+        return fail("--prompts needs --target TIER=SHARE,... (the mix to reach)")
+    if args.data and not (args.target or args.quality_floor or args.max_cost_ratio):
+        return fail("--data needs --quality-floor, --max-cost-ratio or --target")
+    try:
+        policy = build_policy(cfg, args.router)
+        if args.prompts:
+            requests, scores, costs = _requests(args.prompts), None, None
+        else:
+            requests, scores, costs = _labelled(args.data, cfg)
+        complexity = _complexity(policy, requests)
+        if args.target:
+            target = parse_mix(args.target, names)
+            thresholds = thresholds_for_mix(complexity, target)
+        else:
+            best = best_tradeoff(complexity, scores, costs, quality_floor=args.quality_floor,
+                                 max_cost_ratio=args.max_cost_ratio)
+            thresholds, target = best.thresholds, None
+            print(f"quality {best.quality_ratio:.1%} of the strongest tier at "
+                  f"{best.cost_ratio:.1%} of its cost")
+    except (UnknownRouterError, CalibrationError, DatasetError, ValueError, OSError) as exc:
+        return fail(str(exc))
+
+    # verify by routing again with the new cut points (context-window moves included)
+    ladder = TierLadder.from_config(cfg, thresholds=thresholds)
+    checked = _complexity_tiers(build_policy(cfg, args.router, ladder), requests, names)
+    predicted = mix_for_thresholds(complexity, thresholds, len(names))
+    print(f"router: {policy.name}; {len(requests)} prompts")
+    print("thresholds: [" + ", ".join(f"{t:.6f}" for t in thresholds) + "]")
+    print(f"{'tier':<12}{'target':>8}{'achieved':>10}")
+    for i, n in enumerate(names):
+        tgt = f"{target[i]:.1%}" if target else "-"
+        print(f"{n:<12}{tgt:>8}{checked[i]:>10.1%}")
+    worst = max(abs(a - b) for a, b in zip(predicted, checked))
+    if worst > 0.005:
+        print(f"note: context-window limits moved {worst:.1%} of prompts up a tier")
+    if target and max(abs(a - b) for a, b in zip(target, checked)) > 0.02:
+        print("warning: achieved mix is more than 2 points off target (tied complexities)",
+              file=sys.stderr)
+    if args.write:
+        try:
+            write_thresholds(args.write, thresholds)
+        except (OSError, ValueError) as exc:
+            return fail(str(exc))
+        print(f"wrote routing.thresholds to {args.write} (re-dumped with PyYAML: comments dropped)")
+    return 0
+
+
+def _complexity_tiers(policy: Any, requests: list[Any], names: list[str]) -> list[float]:
+    from tierwise.routing.base import route_many
+
+    counts = dict.fromkeys(names, 0)
+    for start in range(0, len(requests), 256):
+        for d in route_many(policy, requests[start:start + 256]):
+            counts[d.tier] += 1
+    return [counts[n] / len(requests) for n in names]
+
+
+def write_thresholds(path: str, thresholds: list[float]) -> None:
+    """Set routing.thresholds in a YAML config, validating the result before writing."""
+    import yaml
+
+    from tierwise.config import ConfigError, parse_config
+
+    p = Path(path)
+    data = yaml.safe_load(p.read_text(encoding="utf-8")) if p.is_file() else None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected an existing YAML config with a 'tiers' list")
+    data.setdefault("routing", {})
+    if not isinstance(data["routing"], dict):
+        raise ValueError(f"{path}: 'routing' is not a mapping")
+    data["routing"]["thresholds"] = [round(float(t), 6) for t in thresholds]
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    try:
+        parse_config(text, str(p), require_env=False)
+    except ConfigError as exc:
+        raise ValueError(f"not writing {path}: the result would be invalid: {exc}") from None
+    p.write_text(text, encoding="utf-8")
