@@ -1,0 +1,56 @@
+"""Tiny synthetic routing datasets for the learned-router tests (no shared data needed)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+EASY = ["capital of {x}", "spell {x}", "translate {x} to French", "what colour is {x}"]
+MID = ["summarise the history of {x} in three paragraphs with dates",
+       "compare {x} and its neighbours, listing pros and cons of each one"]
+HARD = ["prove that the {x} conjecture implies the integral of f over the manifold is bounded, "
+        "derive every lemma step by step and analyse the asymptotic complexity",
+        "design a distributed consensus algorithm for {x}, prove its safety theorem and "
+        "optimise the concurrency of the implementation in detail"]
+WORDS = ["france", "oak", "lemon", "river", "copper", "violin", "falcon", "glacier", "orbit",
+         "saffron", "basalt", "cobalt", "tundra", "harbor", "meadow", "quartz"]
+MODELS = ["cheap-m", "mid-m", "strong-m", "aux-a", "aux-b"]
+
+
+def make_items(n: int, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    items = []
+    for i in range(n):
+        level = i % 3
+        tpl = rng.choice([EASY, MID, HARD][level])
+        prompt = tpl.format(x=rng.choice(WORDS)) + f" (#{rng.randint(0, 99)})"
+        noisy = rng.random() < 0.1
+        cheap = float(level == 0) if not noisy else float(rng.random() < 0.5)
+        mid = float(level <= 1)
+        items.append({
+            "id": f"s{i}",
+            "prompt": prompt,
+            "scores": {"cheap-m": cheap, "mid-m": mid, "strong-m": 1.0,
+                       "aux-a": float(level == 0), "aux-b": mid},
+            "output_tokens": dict.fromkeys(MODELS, 20 + 30 * level),
+            "prompt_tokens": len(prompt) // 4 + 1,
+        })
+    return items
+
+
+def write_dataset(folder: Path, n: int = 240, seed: int = 0, name: str = "synth") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    prices = {"cheap-m": (0.25, 1.25), "mid-m": (3, 15), "strong-m": (15, 75),
+              "aux-a": (None, None), "aux-b": (None, None)}
+    meta = {
+        "name": name, "description": "synthetic", "source": "tests", "license": "Apache-2.0",
+        "score_kind": "correct", "tiers": ["cheap-m", "mid-m", "strong-m"], "n_items": n,
+        "models": {m: {"price_in": pi, "price_out": po, "tier_hint": None}
+                   for m, (pi, po) in prices.items()},
+    }
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with (folder / "items.jsonl").open("w") as fh:
+        for it in make_items(n, seed):
+            fh.write(json.dumps(it) + "\n")
+    return folder

@@ -1,0 +1,119 @@
+"""Calibration math, drift tracking and the `tierwise calibrate` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from tierwise.cli import main
+from tierwise.routing.calibrate import (
+    CalibrationError,
+    MixTracker,
+    best_tradeoff,
+    mix_for_thresholds,
+    parse_mix,
+    thresholds_for_mix,
+)
+
+sys.path.insert(0, str(Path(__file__).parent))
+from learned_synth import make_items, write_dataset
+
+CONFIG = """\
+tiers:
+  - {name: haiku, model: m-h, price_in: 1, price_out: 5}
+  - {name: sonnet, model: m-s, price_in: 3, price_out: 15}
+  - {name: opus, model: m-o, price_in: 5, price_out: 25}
+routing:
+  policy: heuristic
+"""
+
+
+def test_thresholds_hit_target_mix_on_continuous_scores():
+    c = np.random.default_rng(0).beta(2, 5, size=400)
+    for target in ([0.3, 0.5, 0.2], [0.6, 0.3, 0.1], [0.0, 0.5, 0.5], [1.0, 0.0, 0.0]):
+        th = thresholds_for_mix(c, target)
+        assert th == sorted(th) and all(0 <= t <= 1 for t in th)
+        got = mix_for_thresholds(c, th)
+        assert np.allclose(got, target, atol=0.02), (target, got)
+
+
+def test_parse_mix_normalises_and_names_bad_tiers():
+    assert parse_mix("haiku=3,opus=1", ["haiku", "sonnet", "opus"]) == [0.75, 0.0, 0.25]
+    with pytest.raises(CalibrationError, match="'gpt' is not in the config"):
+        parse_mix("gpt=1", ["haiku", "opus"])
+    with pytest.raises(CalibrationError, match="TIER=SHARE"):
+        parse_mix("haiku", ["haiku", "opus"])
+
+
+def test_quality_floor_picks_the_cheapest_setting_that_meets_it():
+    rng = np.random.default_rng(1)
+    c = rng.random(500)
+    # the cheap tier fails exactly on the most complex 40%
+    scores = np.stack([(c < 0.6).astype(float), np.ones(500)], axis=1)
+    costs = np.tile([1.0, 10.0], (500, 1))
+    best = best_tradeoff(c, scores, costs, quality_floor=0.99)
+    assert best.quality_ratio >= 0.99
+    assert best.mix[1] == pytest.approx(0.4, abs=0.03)  # no more strong calls than needed
+    capped = best_tradeoff(c, scores, costs, max_cost_ratio=0.5)
+    assert capped.cost_ratio <= 0.5
+
+
+def test_mix_tracker_reports_drift():
+    t = MixTracker(["haiku", "sonnet", "opus"], [0.5, 0.3, 0.2])
+    for tier in ["haiku"] * 8 + ["opus"] * 2:
+        t.observe(tier)
+    d = t.drift()
+    assert d["total"] == 10
+    assert d["tiers"]["haiku"]["delta"] == pytest.approx(0.3)
+    assert d["tiers"]["sonnet"]["actual"] == 0.0
+    assert d["max_abs_delta"] == pytest.approx(0.3)
+
+
+def _classifier_artifact(tmp_path: Path) -> Path:
+    from tierwise.eval.datasets import load_dataset
+    from tierwise.routing.learned.embed import load_embedder
+    from tierwise.routing.learned.train import build_training_set, fit_predictor
+
+    ds = load_dataset(write_dataset(tmp_path / "train", n=150))
+    ts = build_training_set([ds], 3, load_embedder("static").embed)
+    pred = fit_predictor(ts, None, ["classifier"], tiers=["a", "b", "c"])
+    return pred.to_artifact().save(tmp_path / "clf.npz")
+
+
+def test_calibrate_command_reaches_mix_and_writes_config(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    art = _classifier_artifact(tmp_path)
+    cfg.write_text(CONFIG + f"  learned: {{artifact: '{art}'}}\n")
+    prompts = tmp_path / "p.jsonl"
+    with prompts.open("w") as fh:
+        for it in make_items(300, seed=2):
+            fh.write(json.dumps({"prompt": it["prompt"]}) + "\n")
+    rc = main(["calibrate", "--config", str(cfg), "--prompts", str(prompts), "--router", "classifier",
+               "--target", "haiku=0.3,sonnet=0.5,opus=0.2", "--write", str(cfg)])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    written = yaml.safe_load(cfg.read_text())
+    th = written["routing"]["thresholds"]
+    assert len(th) == 2 and th[0] <= th[1]
+    assert written["routing"]["policy"] == "heuristic"  # the rest is kept
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line[:1].isalpha()}
+    achieved = [float(rows[t][2].rstrip("%")) / 100 for t in ("haiku", "sonnet", "opus")]
+    assert np.allclose(achieved, [0.3, 0.5, 0.2], atol=0.02), out
+
+
+def test_calibrate_quality_floor_from_labelled_data(tmp_path, capsys):
+    data = write_dataset(tmp_path / "synth", n=150)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG)
+    rc = main(["calibrate", "--config", str(cfg), "--data", str(data), "--router", "heuristic",
+               "--quality-floor", "0.9"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "of the strongest tier" in out
+    ratio = float(out.split("quality ")[1].split("%")[0])
+    assert ratio >= 90.0
