@@ -116,7 +116,7 @@ async def throughput(url: str, body: dict[str, Any], n: int, concurrency: int) -
     return n / elapsed
 
 
-def write_config(tmp: Path, mock_url: str) -> Path:
+def write_config(tmp: Path, mock_url: str, ledger: bool = True) -> Path:
     cfg = tmp / "bench.yaml"
     cfg.write_text(
         "tiers:\n"
@@ -127,7 +127,7 @@ def write_config(tmp: Path, mock_url: str) -> Path:
         f"    price_in: 2.5\n    price_out: 10\n"
         f"    deployments: [{{provider: openai, base_url: '{mock_url}/v1', api_key: k}}]\n"
         "routing: {policy: heuristic}\n"
-        f"ledger: {{url: 'sqlite:///{tmp}/ledger.db'}}\n"
+        f"ledger: {{url: 'sqlite:///{tmp}/ledger.db', enabled: {str(ledger).lower()}}}\n"
     )
     return cfg
 
@@ -185,7 +185,7 @@ async def main_async(args: argparse.Namespace) -> list[dict]:
                 "tierwise.cli",
                 "serve",
                 "--config",
-                str(write_config(tmp, mock_url)),
+                str(write_config(tmp, mock_url, not args.no_ledger)),
                 "--port",
                 str(gport),
                 "--log-level",
@@ -255,7 +255,8 @@ def report(results: list[dict], args: argparse.Namespace) -> str:
         f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}. "
         f"Latency: {args.requests} sequential requests (c=1); throughput: "
         f"{args.throughput_requests} requests at c={args.concurrency}; non-streaming, "
-        "small bodies, heuristic router, SQLite ledger on. Client, mock and gateway are "
+        "small bodies, heuristic router, SQLite ledger "
+        f"{'off' if args.no_ledger else 'on'}. Client, mock and gateway are "
         "separate processes sharing the same cores.",
         "",
         "| target | p50 ms | p99 ms | added p50 ms | added p99 ms | own overhead p50/p99 ms "
@@ -279,6 +280,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=3000, help="latency samples (c=1)")
     parser.add_argument("--throughput-requests", type=int, default=10000)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--no-ledger", action="store_true", help="run the gateway without ledger")
     parser.add_argument("--litellm", metavar="PATH", help="litellm executable to compare")
     args = parser.parse_args()
     results = asyncio.run(main_async(args))
