@@ -65,13 +65,28 @@ class PrivateRedis:
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="tierwise-redis-")
         self.proc: subprocess.Popen[bytes] | None = None
+        self.started = False
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
+    def start(self, timeout: float = 60.0) -> None:
+        """Start and wait until it answers PING. The first start moves to another port if
+        someone took the one `free_port` picked; a restart keeps its port (clients know it)."""
+        tries = 1 if self.started else 3
+        for attempt in range(tries):
+            if attempt:
+                self.port = free_port()
+            if self._spawn_and_wait(timeout):
+                self.started = True
+                return
+        raise RuntimeError(
+            f"redis-server did not answer PING on port {self.port} within {timeout:.0f} s"
+        )
+
+    def _spawn_and_wait(self, timeout: float) -> bool:
+        proc = self.proc = subprocess.Popen(
             [
                 "redis-server",
                 "--port",
@@ -88,11 +103,18 @@ class PrivateRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + timeout
         while not _reachable("127.0.0.1", self.port):
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server did not start on port {self.port}")
-            time.sleep(0.02)
+            if time.monotonic() > deadline:
+                self.stop()
+                return False
+            try:
+                proc.wait(timeout=0.02)  # the pause between PINGs; returns if it exited
+            except subprocess.TimeoutExpired:
+                continue
+            self.proc = None  # exited: most likely the port was taken
+            return False
+        return True
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -104,8 +126,8 @@ class PrivateRedis:
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
     pr = PrivateRedis()
-    pr.start()
     try:
+        pr.start()
         yield pr
     finally:
         pr.stop()
