@@ -31,9 +31,9 @@ import numpy as np
 
 from tierwise.config import HeuristicConfig
 from tierwise.eval.datasets import Dataset, find_datasets, load_dataset
+from tierwise.eval.runner import evaluate_arrays
 from tierwise.routing.heuristic import HeuristicRouter
 from tierwise.routing.learned.embed import STATIC_TABLE_PATH, load_embedder
-from tierwise.routing.learned.metrics import apgr, cost_at_quality, cpt, frontier_position
 from tierwise.routing.learned.models import expected_need, need_distribution
 from tierwise.routing.learned.train import Params, TrainingSet, build_training_set, fit_predictor
 from tierwise.types import ChatRequest
@@ -78,17 +78,21 @@ def settings(d: Dataset) -> list[list[str]]:
 
 
 def metrics_for(c: np.ndarray, d: Dataset, rows: np.ndarray, tiers: list[str]) -> dict[str, float]:
+    """The eval module's figures (tierwise.eval.runner), so numbers match `tierwise eval`."""
     cols = [d.model_index(m) for m in tiers]
     s = d.scores[rows][:, cols]
     cost = d.costs()[rows][:, cols]
+    summ = evaluate_arrays(s, cost, c).summary
     out = {
-        "apgr": apgr(c, s[:, 0], s[:, -1]),
-        "cpt50": cpt(c, s[:, 0], s[:, -1], 0.5),
-        "cpt80": cpt(c, s[:, 0], s[:, -1], 0.8),
-        "cost95": cost_at_quality(c, s, cost),
+        "pos": summ["frontier"]["position"],
+        "cost95": summ["frontier"]["router"]["cost_at_95_share"],
     }
-    if len(tiers) >= 3:
-        out["pos"] = frontier_position(c, s, cost)
+    two = summ["two_tier"] or evaluate_arrays(s[:, [0, -1]], cost[:, [0, -1]], c).summary[
+        "two_tier"]
+    for k in ("apgr", "apgr_cost", "cpt50", "cpt80"):
+        out[k] = two["router"][k]
+    if len(tiers) < 3:  # the 2-tier position is APGR-based; report the frontier one for 3+
+        out.pop("pos")
     return out
 
 
@@ -123,6 +127,8 @@ def evaluate(
         print(f"  {protocol} group {g + 1}/{len(groups)} done ({time.perf_counter() - t0:.0f}s)",
               file=sys.stderr)
     comp.update(baselines(ts, rng))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez(CACHE / f"complexity-{protocol}.npz", **comp)  # for offline ensemble analysis
     results: dict[str, Any] = {}
     for d_i, d in enumerate(ts.datasets):
         rows_all = np.nonzero(ts.ds == d_i)[0]
@@ -135,7 +141,7 @@ def evaluate(
             res = {}
             for r, c in [*comp.items(), ("oracle", None)]:
                 cc = oracle if c is None else c[rows_all]
-                res[r] = metrics_for(cc, d, rows, tiers)
+                res[r] = metrics_for(cc.astype(np.float64), d, rows, tiers)
             results[key] = res
     return results
 
@@ -198,7 +204,7 @@ def main() -> int:
     for protocol in ["cv", "lodo"] if args.only is None else [args.only]:
         res = evaluate(ts, routers, protocol, params, args.seed)
         out[protocol] = res
-        for metric in ("apgr", "pos", "cpt50", "cpt80", "cost95"):
+        for metric in ("apgr", "apgr_cost", "pos", "cpt50", "cpt80", "cost95"):
             print(f"\n### {protocol}: {metric}\n")
             print(table(res, metric, routers))
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,9 @@ class Predictor:
     ensemble_weights: dict[str, float] = field(default_factory=dict)
     quantiles: dict[str, np.ndarray] = field(default_factory=dict)  # kind -> raw need levels
     default_kind: str = "ensemble"
+    # embedding columns are multiplied by this before the linear components: below 1 it is a
+    # stronger ridge penalty on the embedding than on the cheap features (which transfer better)
+    emb_scale: float = 1.0
     thresholds: list[float] | None = None  # calibrated cut points carried by the artifact
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -62,7 +65,7 @@ class Predictor:
 
     def inputs(self, emb: np.ndarray, feats: np.ndarray) -> np.ndarray:
         """The standardised design matrix the linear components read."""
-        e = (emb - self.emb_mean) / self.emb_std
+        e = (emb - self.emb_mean) / self.emb_std * self.emb_scale
         f = (feats - self.feat_mean) / self.feat_std
         return np.concatenate([e, f], axis=1).astype(np.float64)
 
@@ -156,6 +159,7 @@ class Predictor:
             "ensemble_weights": self.ensemble_weights,
             "default_router": self.default_kind,
             "thresholds": self.thresholds,
+            "emb_scale": self.emb_scale,
         }
         return Artifact(meta=meta, arrays=arrays)
 
@@ -176,6 +180,7 @@ class Predictor:
                 quantiles=dict(art.section("quantiles")),
                 default_kind=str(m.get("default_router", "ensemble")),
                 thresholds=m.get("thresholds"),
+                emb_scale=float(m.get("emb_scale", 1.0)),
                 meta={k: v for k, v in m.items() if k not in ("knn",)},
             )
         except KeyError as exc:
