@@ -132,6 +132,9 @@ class RoutingConfig:
     heuristic: HeuristicConfig = field(default_factory=HeuristicConfig)
     random: RandomConfig = field(default_factory=RandomConfig)
     learned: LearnedConfig = field(default_factory=LearnedConfig)
+    # Tier shares the thresholds were calibrated for (`tierwise calibrate`); the gateway reports
+    # its live mix against it. Empty: no target.
+    target_mix: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -407,6 +410,18 @@ def _check_semantics(cfg: Config, problem: typing.Callable[[str, str], None]) ->
             problem(f"routing.random.mix.{tier}", f"found {share}; expected a share >= 0")
     if r.random.mix and sum(r.random.mix.values()) <= 0:
         problem("routing.random.mix", "shares sum to 0; expected at least one positive share")
+    for tier, share in r.target_mix.items():
+        if tier not in names:
+            hint = _did_you_mean(tier, names)
+            problem(f"routing.target_mix.{tier}", f"unknown tier{hint}; expected one of {names}")
+        elif share < 0:
+            problem(f"routing.target_mix.{tier}", f"found {share}; expected a share >= 0")
+    if r.target_mix and abs(sum(r.target_mix.values()) - 1.0) > 0.01:
+        problem(
+            "routing.target_mix",
+            f"shares sum to {sum(r.target_mix.values()):g}; expected 1 (± 0.01), "
+            "or leave it empty for no target",
+        )
     if cfg.state != "memory" and not cfg.state.startswith(("redis://", "rediss://", "unix://")):
         problem("state", f"found {cfg.state!r}; expected 'memory' or a redis:// URL")
     if not cfg.ledger.url.startswith(("sqlite://", "postgresql://", "postgres://")):

@@ -98,6 +98,7 @@ def create_app(
     r.add_post("/v1/messages", chat.anthropic_messages)
     r.add_get("/v1/models", endpoints.models)
     r.add_post("/v1/route", endpoints.route)
+    r.add_get("/v1/route/stats", endpoints.route_stats)
     r.add_post("/v1/feedback", endpoints.feedback)
     r.add_get("/health", endpoints.health)
     r.add_get("/metrics", endpoints.metrics)

@@ -284,7 +284,8 @@ async def _handle(request: web.Request, state: GatewayState, o: Outcome) -> web.
         chat.extra[UPSTREAM_HEADERS_KEY] = passthrough
     o.prompt_chars = chat.total_chars()
     try:
-        decision = state.routers.for_model(chat.model).route(chat)
+        router = state.routers.for_model(chat.model)
+        decision = router.route(chat)
     except UnknownModelError as exc:
         o.error_class = "unknown_model"
         param = "x-tierwise-tier" if override and exc.label == override else "model"
@@ -296,6 +297,7 @@ async def _handle(request: web.Request, state: GatewayState, o: Outcome) -> web.
         o.error_class = "unknown_model"
         return json_response(o, 400, error_body(o.api, 400, str(exc), "model"))
     o.decided(decision)
+    state.mix.observe(decision, router is state.routers.default)
     if chat.stream:
         return await _stream(request, state, o, chat, decision)
     t = perf_counter()

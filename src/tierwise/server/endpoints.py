@@ -9,6 +9,7 @@ from tierwise.providers import anthropic_format, openai_format
 from tierwise.providers.errors import RequestError, error_body
 from tierwise.routing.ladder import UnknownModelError
 from tierwise.server.chat import Outcome, json_response, read_json, request_error
+from tierwise.server.mix import render_mix
 from tierwise.server.routers import RouterSpecError
 from tierwise.server.state import STATE, GatewayState, log
 from tierwise.types import ChatRequest, estimate_tokens
@@ -148,7 +149,15 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    text = request.app[STATE].metrics.render()
+    state = request.app[STATE]
+    text = state.metrics.render() + render_mix(await state.mix.drift(), state.mix.manual)
     return web.Response(
         body=text.encode(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
     )
+
+
+async def route_stats(request: web.Request) -> web.Response:
+    """The live tier mix of routed requests against `routing.target_mix` (see server/mix.py)."""
+    state = request.app[STATE]
+    body = await state.mix.view(state.router_name)
+    return web.Response(body=orjson.dumps(body), content_type="application/json")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from tierwise.server.metrics import Metrics
+from tierwise.server.mix import RoutedMix
 from tierwise.server.routers import RouterSet
 
 if TYPE_CHECKING:
@@ -25,6 +26,12 @@ class GatewayState:
         self.router_name = self.routers.default.name
         self.prices = {t.name: (t.price_in / 1e6, t.price_out / 1e6) for t in cfg.tiers}
         self.metrics = Metrics()
+        ladder = getattr(self.routers.default.policy, "ladder", None)
+        self.mix = RoutedMix(
+            cfg.tier_names,
+            cfg.routing.target_mix,
+            list(ladder.thresholds) if ladder is not None else None,
+        )
         self.max_body = cfg.server.max_body_bytes
         self.session: aiohttp.ClientSession | None = None
         self.dispatcher: Any = None
