@@ -8,8 +8,9 @@ from aiohttp import web
 from tierwise.providers import anthropic_format, openai_format
 from tierwise.providers.errors import RequestError, error_body
 from tierwise.routing.ladder import UnknownModelError
-from tierwise.server.chat import Outcome, json_response, read_json, request_error
+from tierwise.server.chat import json_response, read_json, request_error
 from tierwise.server.mix import render_mix
+from tierwise.server.outcome import Outcome
 from tierwise.server.routers import RouterSpecError
 from tierwise.server.state import STATE, GatewayState, log
 from tierwise.types import ChatRequest, estimate_tokens

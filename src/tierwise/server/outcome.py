@@ -1,0 +1,142 @@
+"""What happened to one request, and its accounting: the x-tierwise-* headers, the metrics
+and one ledger row. Shared by the chat endpoints and the small ones (`/v1/route`)."""
+
+from __future__ import annotations
+
+import os
+import time
+from time import perf_counter
+
+from tierwise.server.state import GatewayState
+from tierwise.types import Decision, estimate_tokens
+
+
+def new_request_id() -> str:
+    return "twr_" + os.urandom(12).hex()
+
+
+class Outcome:
+    """What happened to one request: feeds the headers, the metrics and the ledger row."""
+
+    __slots__ = (
+        "api",
+        "complexity",
+        "deployment_id",
+        "error_class",
+        "fallback_reason",
+        "input_tokens",
+        "model",
+        "output_tokens",
+        "overhead_s",
+        "prompt_chars",
+        "reason",
+        "request_id",
+        "requested_model",
+        "router",
+        "scores",
+        "status",
+        "streamed",
+        "t0",
+        "tier",
+        "ts",
+        "ttft_ms",
+        "upstream_s",
+    )
+
+    def __init__(self, api: str) -> None:
+        self.api = api
+        self.t0 = perf_counter()
+        self.ts = time.time()
+        self.request_id = new_request_id()
+        self.tier = self.model = self.router = self.deployment_id = self.requested_model = ""
+        self.reason = ""
+        self.complexity = 0.0
+        self.scores: dict[str, float] = {}
+        self.prompt_chars = 0
+        self.input_tokens = self.output_tokens = 0
+        self.status = 500
+        self.error_class: str | None = None
+        self.streamed = False
+        self.fallback_reason: str | None = None
+        self.upstream_s = 0.0
+        self.overhead_s = -1.0
+        self.ttft_ms: float | None = None
+
+    def decided(self, d: Decision) -> None:
+        self.tier, self.model, self.router = d.tier, d.model, d.router
+        self.complexity, self.scores, self.reason = d.complexity, d.scores, d.reason
+
+    def headers(self) -> dict[str, str]:
+        """The x-tierwise-* headers; freezes our overhead at this moment."""
+        self.overhead_s = perf_counter() - self.t0 - self.upstream_s
+        h = {
+            "x-tierwise-tier": self.tier or "none",
+            "x-tierwise-model": self.model or "none",
+            "x-tierwise-router": self.router or "none",
+            "x-tierwise-request-id": self.request_id,
+            "x-tierwise-overhead-ms": f"{self.overhead_s * 1000:.3f}",
+        }
+        if self.reason:
+            h["x-tierwise-complexity"] = f"{self.complexity:.4f}"
+            h["x-tierwise-reason"] = self.reason.encode("ascii", "replace").decode()[:300]
+        if self.fallback_reason:
+            h["x-tierwise-fallback"] = self.fallback_reason.encode("ascii", "replace").decode()
+        if self.api == "anthropic":
+            h["request-id"] = self.request_id
+        else:
+            h["x-request-id"] = self.request_id
+        return h
+
+
+def finish(state: GatewayState, o: Outcome, end: float) -> None:
+    """Metrics and the ledger row; runs once per request, after the response is written
+    (scheduled with call_soon, so its ~10 us are not added to the caller's latency)."""
+    latency_s = end - o.t0
+    if o.overhead_s < 0:  # never sent headers (e.g. the client went away first)
+        o.overhead_s = latency_s - o.upstream_s
+    cost = state.cost(o.tier, o.input_tokens, o.output_tokens)
+    state.metrics.observe(
+        o.api,
+        o.tier,
+        o.model,
+        o.router,
+        o.status,
+        o.error_class,
+        o.input_tokens,
+        o.output_tokens,
+        cost,
+        latency_s,
+        o.overhead_s,
+    )
+    if state.ledger is None:
+        return
+    try:
+        from tierwise.ledger.row import LedgerRow
+    except ImportError:  # ledger not installed in this build: nothing to record
+        return
+    state.record(
+        LedgerRow(
+            request_id=o.request_id,
+            ts=o.ts,
+            api=o.api,
+            tier=o.tier,
+            model=o.model,
+            deployment_id=o.deployment_id,
+            router=o.router,
+            complexity=o.complexity,
+            scores=o.scores,
+            prompt_chars=o.prompt_chars,
+            prompt_tokens=estimate_tokens(o.prompt_chars),
+            input_tokens=o.input_tokens,
+            output_tokens=o.output_tokens,
+            cost_usd=cost,
+            latency_ms=latency_s * 1000.0,
+            ttft_ms=o.ttft_ms,
+            overhead_ms=o.overhead_s * 1000.0,
+            status=o.status,
+            error_class=o.error_class,
+            streamed=o.streamed,
+            fallback_reason=o.fallback_reason,
+            requested_model=o.requested_model,
+        )
+    )
