@@ -38,11 +38,14 @@ class Params:
     mf_iter: int = 200
     max_index: int = 6000  # neighbour-index rows kept (float16)
     knn: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_KNN))
-    # chosen on 5-fold CV + leave-one-dataset-out (docs/learned-routing.md): MF and SW add
-    # nothing to this mix; the length prior keeps the ensemble at least as good as length
-    ensemble: dict[str, float] = field(default_factory=lambda: {"classifier": 1.0, "knn": 1.0})
+    # chosen on 5-fold CV + leave-one-dataset-out, APGR by calls *and* by cost
+    # (docs/learned-routing.md): MF adds nothing to this mix, and a length prior buys call-APGR
+    # on MMLU at a large cost-APGR loss (1-token answers: cost follows prompt length)
+    ensemble: dict[str, float] = field(
+        default_factory=lambda: {"classifier": 1.0, "knn": 1.0, "sw": 1.0}
+    )
     fixed_effects: bool = True  # per-dataset intercepts / label centring (see models.py)
-    length_weight: float = 1.0  # ensemble weight of the prompt-length prior
+    length_weight: float = 0.0  # ensemble weight of the prompt-length prior
     emb_scale: float = 1.0  # < 1: linear components lean on the cheap features
     seed: int = 0
 
