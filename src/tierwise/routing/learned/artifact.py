@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from tierwise.routing.registry import UnknownRouterError
+
 FORMAT = "tierwise-router"
 FORMAT_VERSION = 1
 META_KEY = "__meta__"
@@ -22,8 +24,15 @@ META_KEY = "__meta__"
 BUILTIN_PATH = Path(__file__).resolve().parents[2] / "data" / "routers" / "default.npz"
 
 
-class ArtifactError(ValueError):
-    """An artifact file is missing, unreadable, or from an incompatible format version."""
+class ArtifactError(UnknownRouterError):
+    """An artifact file is missing, unreadable, or from an incompatible format version.
+
+    A kind of "this router cannot be used": subclassing the registry's error lets every command
+    that builds routers (route, score, eval, serve) report it as a one-line message.
+    """
+
+    def __init__(self, message: str) -> None:
+        ValueError.__init__(self, message)
 
 
 @dataclass

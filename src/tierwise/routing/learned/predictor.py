@@ -73,7 +73,13 @@ class Predictor:
         """(n, N) need distribution predicted by router `kind`."""
         return self.raw(kind, emb, feats)[0]
 
-    def raw(self, kind: str, emb: np.ndarray, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def raw(
+        self,
+        kind: str,
+        emb: np.ndarray,
+        feats: np.ndarray,
+        hits: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(need distribution, uncalibrated monotone score) for router `kind`.
 
         Components score by expected needed tier. The ensemble averages the components'
@@ -88,11 +94,13 @@ class Predictor:
             learned = sum(w for k, w in weights.items() if k != "length") or 1.0
             need: np.ndarray = np.zeros((len(emb), self.n_tiers))
             score = np.zeros(len(emb))
+            if "knn" in weights and "sw" in weights and self.index is not None:
+                hits = self.index.search(emb, int(max(self.knn["k"], self.knn["sw_k"])))
             for k, w in weights.items():
                 if k == "length":
                     score += (w / total) * self._calibrated("length", feats[:, 0].astype(float))
                     continue
-                n_k, r_k = self.raw(k, emb, feats)
+                n_k, r_k = self.raw(k, emb, feats, hits)
                 need += (w / learned) * n_k
                 score += (w / total) * self._calibrated(k, r_k)
             return need, score
@@ -103,9 +111,11 @@ class Predictor:
         elif kind in ("knn", "sw") and self.index is not None:
             p = self.knn
             if kind == "knn":
-                need = self.index.predict(emb, int(p["k"]), None, p["shrink"])
+                need = self.index.predict(emb, int(p["k"]), None, p["shrink"], hits)
             else:
-                need = self.index.predict(emb, int(p["sw_k"]), p["sw_temperature"], p["shrink"])
+                need = self.index.predict(
+                    emb, int(p["sw_k"]), p["sw_temperature"], p["shrink"], hits
+                )
         else:
             raise ArtifactError(
                 f"this router artifact has no {kind!r} component; it has: {', '.join(self.kinds())}"
