@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--prompts", metavar="FILE.jsonl", help='lines of {"prompt"} or {"messages"}')
     src.add_argument("--data", metavar="DIR", help="labelled dataset folder (quality/cost mode)")
     goal = parser.add_mutually_exclusive_group()
-    goal.add_argument("--target", metavar="T1=S1,T2=S2,...", help="target share per tier")
+    goal.add_argument("--target", metavar="T1=S1,T2=S2,...",
+                      help="target share per tier (default: the config's routing.target_mix)")
     goal.add_argument("--quality-floor", type=float, metavar="F",
                       help="with --data: keep quality >= F x the strongest tier's (e.g. 0.95)")
     goal.add_argument("--max-cost-ratio", type=float, metavar="R",
@@ -103,8 +104,11 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_or_exit(args.config)
     names = cfg.tier_names
+    configured = getattr(cfg.routing, "target_mix", None)
+    if args.prompts and not args.target and configured:
+        args.target = ",".join(f"{k}={v}" for k, v in configured.items())
     if args.prompts and not args.target:
-        return fail("--prompts needs --target TIER=SHARE,... (the mix to reach)")
+        return fail("--prompts needs --target TIER=SHARE,... (or routing.target_mix in the config)")
     if args.data and not (args.target or args.quality_floor or args.max_cost_ratio):
         return fail("--data needs --quality-floor, --max-cost-ratio or --target")
     try:
