@@ -13,12 +13,12 @@ import yaml
 from tierwise.cli import main
 from tierwise.routing.calibrate import (
     CalibrationError,
-    MixTracker,
     best_tradeoff,
     mix_for_thresholds,
     parse_mix,
     thresholds_for_mix,
 )
+from tierwise.routing.mix import MixTracker
 
 sys.path.insert(0, str(Path(__file__).parent))
 from learned_synth import make_items, write_dataset

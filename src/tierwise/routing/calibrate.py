@@ -8,7 +8,6 @@ the ladder's rule: tier = number of cut points <= complexity (`bisect_right`).
 from __future__ import annotations
 
 import itertools
-import threading
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -135,50 +134,6 @@ def best_tradeoff(
     if not ok:
         raise CalibrationError(f"no cut points keep the cost within {max_cost_ratio:.0%}")
     return max(ok, key=lambda o: (o.quality, -o.cost))
-
-
-class MixTracker:
-    """Live tier counts against a target mix (thresholds drift when traffic changes).
-
-    `observe` is a dict increment under a lock; `drift()` reports actual vs target per tier.
-    """
-
-    def __init__(self, tiers: Sequence[str], target: Sequence[float] | None = None) -> None:
-        self.tiers = list(tiers)
-        total = sum(target) if target else 0.0
-        self.target = [t / total for t in target] if target and total > 0 else None
-        self.counts = dict.fromkeys(self.tiers, 0)
-        self._lock = threading.Lock()
-
-    def observe(self, tier: str) -> None:
-        with self._lock:
-            if tier in self.counts:
-                self.counts[tier] += 1
-
-    def reset(self) -> None:
-        with self._lock:
-            self.counts = dict.fromkeys(self.tiers, 0)
-
-    def mix(self) -> dict[str, float]:
-        with self._lock:
-            total = sum(self.counts.values())
-            return {t: (c / total if total else 0.0) for t, c in self.counts.items()}
-
-    def drift(self) -> dict[str, object]:
-        """{'total', 'tiers': {tier: {'count', 'actual', 'target', 'delta'}}, 'max_abs_delta'}."""
-        with self._lock:
-            counts = dict(self.counts)
-        total = sum(counts.values())
-        rows: dict[str, dict[str, float | None]] = {}
-        worst = 0.0
-        for i, t in enumerate(self.tiers):
-            actual = counts[t] / total if total else 0.0
-            target = self.target[i] if self.target else None
-            delta = actual - target if target is not None else None
-            if delta is not None and total:
-                worst = max(worst, abs(delta))
-            rows[t] = {"count": counts[t], "actual": actual, "target": target, "delta": delta}
-        return {"total": total, "tiers": rows, "max_abs_delta": worst if self.target else None}
 
 
 def index_for(thresholds: Sequence[float], complexity: float) -> int:

@@ -151,7 +151,7 @@ async def health(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    text = state.metrics.render() + render_mix(await state.mix.drift(), state.mix.manual)
+    text = state.metrics.render() + render_mix(state.mix.drift(), state.mix.manual)
     return web.Response(
         body=text.encode(), headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
     )
@@ -160,5 +160,5 @@ async def metrics(request: web.Request) -> web.Response:
 async def route_stats(request: web.Request) -> web.Response:
     """The live tier mix of routed requests against `routing.target_mix` (see server/mix.py)."""
     state = request.app[STATE]
-    body = await state.mix.view(state.router_name)
+    body = state.mix.view(state.router_name)
     return web.Response(body=orjson.dumps(body), content_type="application/json")

@@ -2,9 +2,7 @@
 
 Thresholds are calibrated on someone's traffic and drift on yours (RouteLLM issue #36); this is
 how an operator sees it. The request path only increments a dict entry (the server is one
-asyncio thread, so no lock); the view reuses `tierwise.routing.calibrate.MixTracker`'s math.
-That module imports numpy, so it is loaded on the first view, in a worker thread, never on the
-request path.
+asyncio thread, so no lock); the view is `tierwise.routing.mix.mix_drift` over a snapshot.
 
 Counted: decisions of the default router's policy (`model: "auto"`). Not counted: manual
 choices (a tier or model named in the request, `/model X`, the `x-tierwise-tier` header —
@@ -14,10 +12,10 @@ points, so another target; counted as `named`) and `POST /v1/route` previews.
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from tierwise.routing.manual import ManualRouter
+from tierwise.routing.mix import mix_drift
 from tierwise.server.metrics import escape_label
 
 if TYPE_CHECKING:
@@ -27,7 +25,7 @@ MANUAL = ManualRouter.name
 
 
 class RoutedMix:
-    __slots__ = ("_tracker_cls", "counts", "manual", "named", "target", "thresholds", "tiers")
+    __slots__ = ("counts", "manual", "named", "target", "thresholds", "tiers")
 
     def __init__(
         self, tiers: list[str], target_mix: dict[str, float], thresholds: list[float] | None
@@ -38,7 +36,6 @@ class RoutedMix:
         self.counts = dict.fromkeys(self.tiers, 0)
         self.manual = 0
         self.named = 0
-        self._tracker_cls: Any = None
 
     def observe(self, decision: Decision, default_router: bool) -> None:
         """Hot path: one comparison and one dict increment."""
@@ -51,19 +48,13 @@ class RoutedMix:
         else:
             self.named += 1
 
-    async def drift(self) -> dict[str, Any]:
-        """MixTracker.drift() over a snapshot of the counts:
-        {total, tiers: {tier: {count, actual, target, delta}}, max_abs_delta}."""
-        cls = self._tracker_cls
-        if cls is None:
-            cls = self._tracker_cls = await asyncio.to_thread(_load_tracker)
-        tracker = cls(self.tiers, self.target)
-        tracker.counts = dict(self.counts)
-        return tracker.drift()  # type: ignore[no-any-return]
+    def drift(self) -> dict[str, Any]:
+        """{total, tiers: {tier: {count, actual, target, delta}}, max_abs_delta}."""
+        return mix_drift(self.tiers, dict(self.counts), self.target)
 
-    async def view(self, router: str) -> dict[str, Any]:
+    def view(self, router: str) -> dict[str, Any]:
         """The `GET /v1/route/stats` body."""
-        d = await self.drift()
+        d = self.drift()
         return {
             "router": router,
             "thresholds": self.thresholds,
@@ -73,12 +64,6 @@ class RoutedMix:
             "tiers": d["tiers"],
             "max_abs_delta": d["max_abs_delta"],
         }
-
-
-def _load_tracker() -> Any:
-    from tierwise.routing.calibrate import MixTracker
-
-    return MixTracker
 
 
 def render_mix(d: dict[str, Any], manual: int) -> str:
