@@ -101,6 +101,7 @@ def test_calibrate_command_reaches_mix_and_writes_config(tmp_path, capsys):
     th = written["routing"]["thresholds"]
     assert len(th) == 2 and th[0] <= th[1]
     assert written["routing"]["policy"] == "heuristic"  # the rest is kept
+    assert written["routing"]["target_mix"] == {"haiku": 0.3, "sonnet": 0.5, "opus": 0.2}
     rows = {line.split()[0]: line.split() for line in out.splitlines() if line[:1].isalpha()}
     achieved = [float(rows[t][2].rstrip("%")) / 100 for t in ("haiku", "sonnet", "opus")]
     assert np.allclose(achieved, [0.3, 0.5, 0.2], atol=0.02), out

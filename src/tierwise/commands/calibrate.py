@@ -148,10 +148,12 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
     if args.write:
         try:
-            write_thresholds(args.write, thresholds)
+            mix = dict(zip(names, target, strict=True)) if target else None
+            write_thresholds(args.write, thresholds, mix)
         except (OSError, ValueError) as exc:
             return fail(str(exc))
-        print(f"wrote routing.thresholds to {args.write} (re-dumped with PyYAML: comments dropped)")
+        what = "routing.thresholds and routing.target_mix" if target else "routing.thresholds"
+        print(f"wrote {what} to {args.write} (re-dumped with PyYAML: comments dropped)")
     return 0
 
 
@@ -165,8 +167,11 @@ def _complexity_tiers(policy: Any, requests: list[Any], names: list[str]) -> lis
     return [counts[n] / len(requests) for n in names]
 
 
-def write_thresholds(path: str, thresholds: list[float]) -> None:
-    """Set routing.thresholds in a YAML config, validating the result before writing."""
+def write_thresholds(
+    path: str, thresholds: list[float], target_mix: dict[str, float] | None = None
+) -> None:
+    """Set routing.thresholds (and the target mix the server's drift view compares against)
+    in a YAML config, validating the result before writing."""
     import yaml
 
     from tierwise.config import ConfigError, parse_config
@@ -179,6 +184,8 @@ def write_thresholds(path: str, thresholds: list[float]) -> None:
     if not isinstance(data["routing"], dict):
         raise ValueError(f"{path}: 'routing' is not a mapping")
     data["routing"]["thresholds"] = [round(float(t), 6) for t in thresholds]
+    if target_mix:
+        data["routing"]["target_mix"] = {k: round(float(v), 6) for k, v in target_mix.items()}
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     try:
         parse_config(text, str(p), require_env=False)
