@@ -183,3 +183,29 @@ def test_thresholds_move_the_cut(cfg) -> None:
     req = ChatRequest.from_prompt(DESIGN_PROMPT)
     assert HeuristicRouter(low).route(req).tier == "opus"
     assert HeuristicRouter(high).route(req).tier == "haiku"
+
+
+def test_chain_route_many_matches_route_and_batches_the_policy(cfg) -> None:
+    calls: list[int] = []
+    policy = build_policy(cfg, "heuristic")
+
+    class Counting:
+        name = "counting"
+
+        def route(self, request: ChatRequest):
+            return policy.route(request)
+
+        def route_many(self, requests):
+            calls.append(len(requests))
+            return [policy.route(r) for r in requests]
+
+    from tierwise.routing.chain import ChainRouter
+    from tierwise.routing.manual import ManualRouter
+
+    chain = ChainRouter(ManualRouter(TierLadder.from_config(cfg)), Counting())
+    prompts = ["hi", "/model opus\nhi", DESIGN_PROMPT, "what is 2+2?"]
+    batch = chain.route_many([ChatRequest.from_prompt(p) for p in prompts])
+    single = [chain.route(ChatRequest.from_prompt(p)) for p in prompts]
+    assert [d.tier for d in batch] == [d.tier for d in single]
+    assert batch[1].router == "manual" and batch[1].tier == "opus"
+    assert calls == [3]  # the three auto requests went to the policy in one batch
