@@ -10,14 +10,7 @@ import orjson
 
 from tierwise.providers import anthropic_format
 from tierwise.providers.base import ChatResponse, StreamEvent, UpstreamError
-from tierwise.providers.http import (
-    EndpointCache,
-    connection_error,
-    error_from_response,
-    post_json,
-    request_headers,
-)
-from tierwise.providers.sse import iter_sse
+from tierwise.providers.http import EndpointCache, post_json, post_sse
 from tierwise.types import ChatRequest
 
 if TYPE_CHECKING:
@@ -65,30 +58,17 @@ class AnthropicProvider:
     ) -> AsyncIterator[StreamEvent]:
         ep = self._endpoints.get(deployment)
         body = anthropic_format.build_body(request, deployment.model, stream=True)
-        try:
-            async with session.post(
-                ep.url,
-                data=orjson.dumps(body),
-                headers=request_headers(ep, request),
-                timeout=ep.stream_timeout,
-            ) as resp:
-                if resp.status >= 400:
-                    raise await error_from_response(resp, ep)
-                async for name, data in iter_sse(resp.content):
-                    if name == "ping":
-                        continue
-                    event = orjson.loads(data)
-                    if name == "error" or event.get("type") == "error":
-                        err = event.get("error") or {}
-                        etype = err.get("type", "api_error")
-                        raise UpstreamError(
-                            _STREAM_ERROR_STATUS.get(etype, 500),
-                            str(err.get("message", "")),
-                            error_type=etype,
-                            body=event,
-                        )
-                    yield event
-        except UpstreamError:
-            raise
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise connection_error(ep, exc) from None
+        async for name, data in post_sse(session, ep, request, body):
+            if name == "ping":
+                continue
+            event = orjson.loads(data)
+            if name == "error" or event.get("type") == "error":
+                err = event.get("error") or {}
+                etype = err.get("type", "api_error")
+                raise UpstreamError(
+                    _STREAM_ERROR_STATUS.get(etype, 500),
+                    str(err.get("message", "")),
+                    error_type=etype,
+                    body=event,
+                )
+            yield event

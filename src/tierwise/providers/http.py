@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -23,6 +23,7 @@ from tierwise.providers.base import (
     UpstreamTimeout,
 )
 from tierwise.providers.errors import redact
+from tierwise.providers.sse import iter_sse
 from tierwise.types import ChatRequest
 
 if TYPE_CHECKING:
@@ -149,3 +150,28 @@ def connection_error(ep: Endpoint, exc: BaseException) -> UpstreamError:
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
         return UpstreamTimeout(f"{ep.url}: stream stalled for {ep.stream_timeout.sock_read}s")
     return UpstreamConnectionError(f"{ep.url}: {type(exc).__name__}: {exc}")
+
+
+async def post_sse(
+    session: aiohttp.ClientSession, ep: Endpoint, request: ChatRequest, body: dict[str, Any]
+) -> AsyncIterator[tuple[str | None, bytes]]:
+    """POST a streaming request and yield its SSE (event name, data) pairs.
+
+    HTTP errors before the stream starts become UpstreamError; transport failures mid-stream
+    become connection errors or timeouts. Each adapter decodes the events of its own API.
+    """
+    try:
+        async with session.post(
+            ep.url,
+            data=orjson.dumps(body),
+            headers=request_headers(ep, request),
+            timeout=ep.stream_timeout,
+        ) as resp:
+            if resp.status >= 400:
+                raise await error_from_response(resp, ep)
+            async for pair in iter_sse(resp.content):
+                yield pair
+    except UpstreamError:
+        raise
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise connection_error(ep, exc) from None

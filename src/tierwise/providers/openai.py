@@ -10,14 +10,7 @@ import orjson
 
 from tierwise.providers import openai_format
 from tierwise.providers.base import ChatResponse, StreamEvent, UpstreamError
-from tierwise.providers.http import (
-    EndpointCache,
-    connection_error,
-    error_from_response,
-    post_json,
-    request_headers,
-)
-from tierwise.providers.sse import iter_sse
+from tierwise.providers.http import EndpointCache, post_json, post_sse
 from tierwise.types import ChatRequest
 
 if TYPE_CHECKING:
@@ -50,35 +43,21 @@ class OpenAIProvider:
         ep = self._endpoints.get(deployment)
         body = openai_format.build_body(request, deployment.model, stream=True)
         decoder = openai_format.OpenAIDecoder()
-        try:
-            async with session.post(
-                ep.url,
-                data=orjson.dumps(body),
-                headers=request_headers(ep, request),
-                timeout=ep.stream_timeout,
-            ) as resp:
-                if resp.status >= 400:
-                    raise await error_from_response(resp, ep)
-                async for _name, data in iter_sse(resp.content):
-                    if data == b"[DONE]":
-                        break
-                    chunk = orjson.loads(data)
-                    err = chunk.get("error")
-                    if isinstance(err, dict):
-                        code = err.get("code")
-                        status = code if isinstance(code, int) else 500
-                        raise UpstreamError(
-                            status,
-                            str(err.get("message", "")),
-                            error_type=str(err.get("type") or "api_error"),
-                            body=chunk,
-                        )
-                    for event in decoder.feed(chunk):
-                        yield event
-        except UpstreamError:
-            raise
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise connection_error(ep, exc) from None
+        async for _name, data in post_sse(session, ep, request, body):
+            if data == b"[DONE]":
+                break
+            chunk = orjson.loads(data)
+            err = chunk.get("error")
+            if isinstance(err, dict):
+                code = err.get("code")
+                raise UpstreamError(
+                    code if isinstance(code, int) else 500,
+                    str(err.get("message", "")),
+                    error_type=str(err.get("type") or "api_error"),
+                    body=chunk,
+                )
+            for event in decoder.feed(chunk):
+                yield event
         if decoder.started:
             for event in decoder.finish():
                 yield event
