@@ -80,75 +80,63 @@ class LatencyBased:
         return _weighted(near, self.rng)
 
 
-class LeastBusy:
+class _KeepBest:
+    """Keep the candidates whose key is lowest (within `slack`), then shuffle them by weight,
+    so equal deployments still share the load."""
+
+    name = ""
+    slack = 1e-9
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self.rng = rng or random.Random()
+
+    def key(self, d: Deployment, state: StateBackend, tokens: int, stream: bool) -> float:
+        raise NotImplementedError
+
+    def choose(
+        self, candidates: Sequence[Deployment], state: StateBackend, tokens: int, stream: bool
+    ) -> Deployment:
+        if len(candidates) == 1:
+            return candidates[0]
+        keys = [self.key(d, state, tokens, stream) for d in candidates]
+        limit = min(keys) + self.slack
+        return _weighted([d for d, k in zip(candidates, keys) if k <= limit], self.rng)
+
+
+class LeastBusy(_KeepBest):
     """Fewest in-flight requests (across instances with Redis); ties by weight."""
 
     name = "least-busy"
 
-    def __init__(self, rng: random.Random | None = None) -> None:
-        self.rng = rng or random.Random()
-
-    def choose(
-        self, candidates: Sequence[Deployment], state: StateBackend, tokens: int, stream: bool
-    ) -> Deployment:
-        if len(candidates) == 1:
-            return candidates[0]
-        loads = [state.inflight(d.id) for d in candidates]
-        low = min(loads)
-        return _weighted([d for d, n in zip(candidates, loads) if n == low], self.rng)
+    def key(self, d: Deployment, state: StateBackend, tokens: int, stream: bool) -> float:
+        return state.inflight(d.id)
 
 
-class CostBased:
+class CostBased(_KeepBest):
     """Cheapest for this request's estimated tokens (input; output priced at the same count)."""
 
     name = "cost"
 
-    def __init__(self, rng: random.Random | None = None) -> None:
-        self.rng = rng or random.Random()
-
-    def choose(
-        self, candidates: Sequence[Deployment], state: StateBackend, tokens: int, stream: bool
-    ) -> Deployment:
-        if len(candidates) == 1:
-            return candidates[0]
-        costs = [d.price_in + d.price_out for d in candidates]
-        low = min(costs)
-        return _weighted([d for d, c in zip(candidates, costs) if c <= low * 1.000001], self.rng)
+    def key(self, d: Deployment, state: StateBackend, tokens: int, stream: bool) -> float:
+        return d.price_in + d.price_out
 
 
-class UsageAware:
+class UsageAware(_KeepBest):
     """Most rpm/tpm headroom left, so limits are approached evenly and rarely hit."""
 
     name = "usage"
 
-    def __init__(self, rng: random.Random | None = None) -> None:
-        self.rng = rng or random.Random()
-
-    def choose(
-        self, candidates: Sequence[Deployment], state: StateBackend, tokens: int, stream: bool
-    ) -> Deployment:
-        if len(candidates) == 1:
-            return candidates[0]
-        rooms = [state.headroom(d.id, d.rpm, d.tpm) for d in candidates]
-        high = max(rooms)
-        return _weighted([d for d, r in zip(candidates, rooms) if r >= high - 1e-9], self.rng)
+    def key(self, d: Deployment, state: StateBackend, tokens: int, stream: bool) -> float:
+        return -state.headroom(d.id, d.rpm, d.tpm)
 
 
-class PriorityOrder:
+class PriorityOrder(_KeepBest):
     """Lowest `priority` first; the next only while the ones before are cooling or at limits."""
 
     name = "priority"
 
-    def __init__(self, rng: random.Random | None = None) -> None:
-        self.rng = rng or random.Random()
-
-    def choose(
-        self, candidates: Sequence[Deployment], state: StateBackend, tokens: int, stream: bool
-    ) -> Deployment:
-        if len(candidates) == 1:
-            return candidates[0]
-        top = min(d.priority for d in candidates)
-        return _weighted([d for d in candidates if d.priority == top], self.rng)
+    def key(self, d: Deployment, state: StateBackend, tokens: int, stream: bool) -> float:
+        return d.priority
 
 
 StrategyFactory = Callable[..., Strategy]
