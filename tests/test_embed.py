@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,8 @@ from tierwise.routing.learned.embed import (
     clip_ids,
     clip_text,
     load_embedder,
+    load_static_table,
+    quantise_rows,
 )
 
 SIMILAR = (
@@ -70,11 +73,11 @@ def test_import_is_lazy_and_side_effect_free() -> None:
 
 
 def test_shipped_files() -> None:
-    table = np.load(STATIC_TABLE_PATH, mmap_mode="r")
+    q, scale = load_static_table(STATIC_TABLE_PATH)
     meta = json.loads(STATIC_TABLE_PATH.with_suffix(".json").read_text())
-    assert table.dtype == np.float16
-    assert table.shape == (meta["vocab_size"], meta["dims"])
-    assert STATIC_TABLE_PATH.stat().st_size < 16 * 2**20
+    assert q.dtype == np.int8 and scale is not None and scale.dtype == np.float32
+    assert q.shape == (meta["vocab_size"], meta["dims"]) and scale.shape == (meta["vocab_size"],)
+    assert STATIC_TABLE_PATH.stat().st_size < 5 * 2**20  # "a few MB" rule for shipped binaries
     assert TOKENIZER_PATH.exists()
     assert (TOKENIZER_PATH.parent / "NOTICE-minilm.md").exists()
 
@@ -99,6 +102,26 @@ def test_clip_text_bounds_long_input() -> None:
 
 
 # ---------------------------------------------------------------------------------------- static
+
+
+def test_quantised_table_matches_float_table(tmp_path: Path) -> None:
+    """int8 rows with a per-row scale reproduce a float table's embeddings (cosine ~1), and a
+    plain float .npy table still loads (older builds, benchmark candidates)."""
+    rng = np.random.default_rng(0)
+    vocab = load_static_table(STATIC_TABLE_PATH)[0].shape[0]
+    table = (rng.normal(size=(vocab, 16)) * rng.uniform(1e-4, 1.0, size=(vocab, 1)))
+    table[5] = 0.0  # an all-zero row must not divide by zero
+    q, scale = quantise_rows(table)
+    assert q.dtype == np.int8 and np.abs(q).max() <= 127 and scale[5] == 0 and not q[5].any()
+    np.save(tmp_path / "t.npy", table.astype(np.float32))
+    np.savez(tmp_path / "t.npz", q=q, scale=scale)
+    texts = [*SIMILAR, UNRELATED, HUGE]
+    a = StaticEmbedder(tmp_path / "t.npy", cache_size=0).embed(texts)
+    b = StaticEmbedder(tmp_path / "t.npz", cache_size=0).embed(texts)
+    assert (a * b).sum(axis=1).min() > 0.999
+    np.savez(tmp_path / "bad.npz", table=table)
+    with pytest.raises(ValueError, match="not a static table"):
+        StaticEmbedder(tmp_path / "bad.npz").embed(["x"])
 
 
 def test_static_shape_norm_dtype(static: StaticEmbedder) -> None:

@@ -108,8 +108,9 @@ def test_route_many_equals_route(trained, embedder):
     batch = router.route_many(reqs)
     single = [router.route(r) for r in reqs]
     assert [d.tier for d in batch] == [d.tier for d in single]
+    # batches search neighbours with BLAS, single queries with einsum: float32 rounding differs
     np.testing.assert_allclose([d.complexity for d in batch], [d.complexity for d in single],
-                               atol=1e-6)
+                               atol=1e-5)
     for d in batch:
         assert set(d.scores) == {"haiku", "sonnet", "opus"}
         assert abs(sum(d.scores.values()) - 1.0) < 1e-6

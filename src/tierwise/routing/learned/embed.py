@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 DATA_DIR: Path = Path(__file__).resolve().parents[2] / "data"
 #: The all-MiniLM-L6-v2 WordPiece tokenizer (Apache-2.0, see ``data/NOTICE-minilm.md``).
 TOKENIZER_PATH: Path = DATA_DIR / "minilm-tokenizer.json"
-#: The distilled static token table (float16, one row per vocabulary id).
-STATIC_TABLE_PATH: Path = DATA_DIR / "minilm-static.npy"
+#: The distilled static token table: int8 rows with a float16 scale per row (``.npz``).
+STATIC_TABLE_PATH: Path = DATA_DIR / "minilm-static.npz"
 
 CLS_ID = 101
 SEP_ID = 102
@@ -98,6 +98,40 @@ def load_tokenizer(path: Path | str | None = None) -> Tokenizer:
     tok.no_truncation()
     tok.no_padding()
     return tok
+
+
+def load_static_table(path: Path | str) -> tuple[np.ndarray, np.ndarray | None]:
+    """(rows, per-row scale or None) of a static table file.
+
+    ``.npz`` (the shipped format): ``q`` int8 ``(vocab, dims)`` and ``scale`` float16 ``(vocab,)``,
+    row = q * scale; half the size of float16 and the same embeddings to ~1e-3 cosine.
+    ``.npy``: a plain float table (older builds, candidate tables in benchmarks), memory-mapped.
+    """
+    path = Path(path)
+    if path.suffix == ".npy":
+        return np.load(path, mmap_mode="r"), None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            q, scale = npz["q"], npz["scale"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(
+            f"{path}: not a static table (.npz with 'q' and 'scale'): {exc}; rebuild it with "
+            "`python -m tierwise.routing.learned.static_build`"
+        ) from None
+    if q.dtype != np.int8 or q.ndim != 2 or scale.shape != (q.shape[0],):
+        raise ValueError(f"{path}: bad static table shapes/dtypes {q.dtype}{q.shape}, "
+                         f"{scale.dtype}{scale.shape}; rebuild it")
+    return q, scale.astype(np.float32)
+
+
+def quantise_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric int8 per row: scale = max|row| / 127 (float16), q = round(row / scale)."""
+    t = np.asarray(table, dtype=np.float32)
+    scale = (np.abs(t).max(axis=1) / 127.0).astype(np.float16)
+    s32 = scale.astype(np.float32)
+    safe = np.where(s32 > 0, s32, 1.0)[:, None]
+    q = np.clip(np.rint(t / safe), -127, 127).astype(np.int8)
+    return q, scale
 
 
 def _normalise(x: np.ndarray) -> np.ndarray:
@@ -300,9 +334,10 @@ class TransformerEmbedder(_CachedEmbedder):
 class StaticEmbedder(_CachedEmbedder):
     """Mean of distilled per-token vectors (model2vec-style), then L2 norm.
 
-    The table (``data/minilm-static.npy``) holds, for each MiniLM vocabulary id, the PCA-reduced
-    MiniLM embedding of that token alone, scaled by a Zipf/SIF weight so frequent tokens count
-    less. Tokenizing dominates the cost, hence the generous ``max_tokens`` default.
+    The table (``data/minilm-static.npz``, int8 + a scale per row) holds, for each MiniLM
+    vocabulary id, the PCA-reduced MiniLM embedding of that token alone, scaled by a Zipf/SIF
+    weight so frequent tokens count less. Tokenizing dominates the cost, hence the generous
+    ``max_tokens`` default.
     """
 
     name = "static"
@@ -324,19 +359,22 @@ class StaticEmbedder(_CachedEmbedder):
         self.max_tokens = max_tokens
         self.head_fraction = head_fraction
         self._table: np.ndarray | None = None
+        self._scale: np.ndarray | None = None
         self._tokenizer: Tokenizer | None = None
 
-    def _load(self) -> tuple[np.ndarray, Tokenizer]:
-        """Memory-map the table and load the tokenizer once, on first use."""
+    def _load(self) -> tuple[np.ndarray, np.ndarray | None, Tokenizer]:
+        """Load the table (rows, per-row scale) and the tokenizer once, on first use."""
         with self._lock:
             if self._table is None or self._tokenizer is None:
-                self._table = np.load(self.table_path or STATIC_TABLE_PATH, mmap_mode="r")
+                table, scale = load_static_table(self.table_path or STATIC_TABLE_PATH)
                 self._tokenizer = load_tokenizer(self.tokenizer_path)
-            return self._table, self._tokenizer
+                self._scale = scale
+                self._table = table
+            return self._table, self._scale, self._tokenizer
 
     @property
     def dim(self) -> int:
-        table, _ = self._load()
+        table, _, _ = self._load()
         return int(table.shape[1])
 
     def describe(self) -> dict[str, Any]:
@@ -353,7 +391,7 @@ class StaticEmbedder(_CachedEmbedder):
         }
 
     def _compute(self, texts: list[str]) -> np.ndarray:
-        table, tok = self._load()
+        table, scale, tok = self._load()
         clipped = [clip_text(t, self.max_tokens, self.head_fraction) for t in texts]
         if len(clipped) == 1:
             encs = [tok.encode(clipped[0], add_special_tokens=False)]
@@ -362,8 +400,12 @@ class StaticEmbedder(_CachedEmbedder):
         out = np.zeros((len(texts), table.shape[1]), dtype=np.float32)
         for row, enc in enumerate(encs):
             ids = clip_ids(enc.ids, self.max_tokens, self.head_fraction)
-            if ids:
+            if not ids:
+                continue
+            if scale is None:
                 out[row] = table[ids].mean(axis=0, dtype=np.float32)
+            else:  # dequantise only the rows used; elementwise, no BLAS hand-off
+                out[row] = (table[ids] * scale[ids, None]).mean(axis=0, dtype=np.float32)
         return _normalise(out)
 
 

