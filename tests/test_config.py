@@ -67,7 +67,8 @@ def test_unknown_key_gets_did_you_mean() -> None:
     text = GOOD.replace("policy: heuristic", "polcy: heuristic")
     assert problems(text, {"TW_TEST_KEY": "k"}) == [
         "cfg.yaml: routing.polcy: unknown key (did you mean 'policy'?); valid keys here: "
-        "policy, thresholds, default_tier, manual_commands, heuristic, random, learned, target_mix"
+        "policy, thresholds, default_tier, manual_commands, heuristic, random, learned, target_mix, "
+        "cascade"
     ]
 
 

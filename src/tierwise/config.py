@@ -122,8 +122,24 @@ class LearnedConfig:
 
 
 @dataclass(slots=True)
+class CascadeConfig:
+    """`routing.policy: cascade`: cheap models answer first (or classify) before a strong one."""
+
+    # answer: the cheapest tier answers, weak answers escalate; classify: it rates difficulty.
+    mode: Literal["answer", "classify"] = "answer"
+    tiers: list[str] = field(default_factory=list)  # empty: every tier, cheapest first
+    max_escalations: int = 2
+    # An answer shorter than this (scaled down for short questions) counts as weak.
+    min_answer_chars: int = 20
+    weak_phrases: list[str] = field(default_factory=list)  # added to the built-in hedges
+    classify_tier: str | None = None  # None: the cheapest cascade tier
+    # Decides when the classifier's reply is unusable, and answers `POST /v1/route`.
+    base_policy: Literal["heuristic", "learned", "random", "manual", "length"] = "heuristic"
+
+
+@dataclass(slots=True)
 class RoutingConfig:
-    policy: Literal["heuristic", "learned", "random", "manual", "length"] = "heuristic"
+    policy: Literal["heuristic", "learned", "random", "manual", "length", "cascade"] = "heuristic"
     # N-1 increasing cut points on complexity in [0, 1]; None: the policy's own defaults.
     thresholds: list[float] | None = None
     # Tier used by `manual` when the request names none, and by policies that cannot decide.
@@ -135,6 +151,7 @@ class RoutingConfig:
     # Tier shares the thresholds were calibrated for (`tierwise calibrate`); the gateway reports
     # its live mix against it. Empty: no target.
     target_mix: dict[str, float] = field(default_factory=dict)
+    cascade: CascadeConfig = field(default_factory=CascadeConfig)
 
 
 @dataclass(slots=True)
@@ -422,6 +439,7 @@ def _check_semantics(cfg: Config, problem: typing.Callable[[str, str], None]) ->
             f"shares sum to {sum(r.target_mix.values()):g}; expected 1 (± 0.01), "
             "or leave it empty for no target",
         )
+    _check_cascade(r.cascade, names, problem)
     if cfg.state != "memory" and not cfg.state.startswith(("redis://", "rediss://", "unix://")):
         problem("state", f"found {cfg.state!r}; expected 'memory' or a redis:// URL")
     if not cfg.ledger.url.startswith(("sqlite://", "postgresql://", "postgres://")):
@@ -434,6 +452,39 @@ def _check_semantics(cfg: Config, problem: typing.Callable[[str, str], None]) ->
     if cfg.retry.max_attempts < 1:
         problem("retry.max_attempts", f"found {cfg.retry.max_attempts}; expected >= 1")
     _check_dispatch(cfg, problem)
+
+
+def _check_cascade(
+    c: CascadeConfig, names: list[str], problem: typing.Callable[[str, str], None]
+) -> None:
+    """Cascade tiers must exist, be distinct, run cheapest first, and fit a 1-9 rating."""
+    p = "routing.cascade"
+    for k, name in enumerate(c.tiers):
+        if name not in names:
+            hint = _did_you_mean(name, names)
+            problem(f"{p}.tiers[{k}]", f"unknown tier {name!r}{hint}; expected one of {names}")
+    known = [n for n in c.tiers if n in names]
+    if len(set(known)) != len(known):
+        problem(f"{p}.tiers", f"found {c.tiers}; expected each tier at most once")
+    elif known != sorted(known, key=names.index):
+        problem(f"{p}.tiers", f"found {c.tiers}; expected cheapest first, as in tiers: {names}")
+    if c.tiers and len(c.tiers) < 2:
+        problem(f"{p}.tiers", f"found {c.tiers}; expected at least 2 tiers to choose between")
+    if c.mode == "classify" and len(c.tiers or names) > 9:
+        problem(f"{p}.tiers", "classify mode rates with one digit; expected at most 9 tiers")
+    if c.max_escalations < 0:
+        problem(f"{p}.max_escalations", f"found {c.max_escalations}; expected >= 0")
+    if c.min_answer_chars < 0:
+        problem(f"{p}.min_answer_chars", f"found {c.min_answer_chars}; expected >= 0")
+    if c.classify_tier is not None and c.classify_tier not in names:
+        hint = _did_you_mean(c.classify_tier, names)
+        problem(
+            f"{p}.classify_tier",
+            f"unknown tier {c.classify_tier!r}{hint}; expected one of {names}",
+        )
+    for k, phrase in enumerate(c.weak_phrases):
+        if not phrase.strip():
+            problem(f"{p}.weak_phrases[{k}]", "found an empty phrase; expected some text")
 
 
 def _check_dispatch(cfg: Config, problem: typing.Callable[[str, str], None]) -> None:

@@ -10,7 +10,7 @@ from tierwise.routing.chain import ChainRouter
 from tierwise.routing.ladder import TierLadder
 from tierwise.routing.manual import ManualRouter
 
-BUILTIN_POLICIES = ("heuristic", "length", "random", "manual")
+BUILTIN_POLICIES = ("heuristic", "length", "random", "manual", "cascade")
 # Learned policies live in tierwise.routing.learned; each name maps to `module:function`
 # taking (config, ladder, name) and returning a Router.
 LEARNED_POLICIES = {
@@ -51,6 +51,10 @@ def build_policy(cfg: Config, name: str | None = None, ladder: TierLadder | None
         return RandomRouter(ladder, cfg.routing.random)
     if name == "manual":
         return ManualRouter(ladder, cfg.routing.default_tier)
+    if name == "cascade":  # answers with its base policy; the server runs the cascade
+        from tierwise.routing.cascade import build_cascade_router
+
+        return build_cascade_router(cfg, ladder)
     if name in LEARNED_POLICIES:
         module, func = LEARNED_POLICIES[name].split(":")
         return getattr(importlib.import_module(module), func)(cfg, ladder, name)
