@@ -166,6 +166,13 @@ async def _handle(request: web.Request, state: GatewayState, o: Outcome) -> web.
         o.error_class = "unknown_model"
         return json_response(o, 400, error_body(o.api, 400, str(exc), "model"))
     o.decided(decision)
+    if decision.router == "cascade":  # it calls models before it settles (server/cascade.py)
+        from tierwise.server.cascade import run_cascade
+
+        decision, answered = await run_cascade(request, state, o, chat, router.policy, decision)
+        if answered is not None:
+            state.mix.observe(decision, router is state.routers.default)
+            return answered
     state.mix.observe(decision, router is state.routers.default)
     if chat.stream:
         return await _stream(request, state, o, chat, decision)
@@ -173,9 +180,9 @@ async def _handle(request: web.Request, state: GatewayState, o: Outcome) -> web.
     try:
         result = await state.dispatcher.complete(chat, decision)
     except UpstreamError as exc:
-        o.upstream_s = perf_counter() - t
+        o.upstream_s += perf_counter() - t
         return upstream_error(o, exc)
-    o.upstream_s = perf_counter() - t
+    o.upstream_s += perf_counter() - t
     o.tier, o.model, o.deployment_id = result.tier, result.model, result.deployment_id
     o.fallback_reason = result.fallback_reason
     resp = result.response
@@ -190,9 +197,9 @@ async def _stream(
     try:
         sd = await state.dispatcher.stream(chat, decision)
     except UpstreamError as exc:
-        o.upstream_s = perf_counter() - t
+        o.upstream_s += perf_counter() - t
         return upstream_error(o, exc)
-    o.upstream_s = perf_counter() - t
+    o.upstream_s += perf_counter() - t
     o.ttft_ms = (perf_counter() - o.t0) * 1000.0
     o.tier, o.model, o.deployment_id = sd.tier, sd.model, sd.deployment_id
     o.fallback_reason = sd.fallback_reason

@@ -23,6 +23,8 @@ class Outcome:
         "complexity",
         "deployment_id",
         "error_class",
+        "extra_calls",
+        "extra_headers",
         "fallback_reason",
         "input_tokens",
         "model",
@@ -61,6 +63,10 @@ class Outcome:
         self.upstream_s = 0.0
         self.overhead_s = -1.0
         self.ttft_ms: float | None = None
+        # Upstream calls besides the answer's (a cascade's rejected answers, its classifier):
+        # (tier, input_tokens, output_tokens), added to the row's tokens and cost.
+        self.extra_calls: list[tuple[str, int, int]] | None = None
+        self.extra_headers: dict[str, str] | None = None
 
     def decided(self, d: Decision) -> None:
         self.tier, self.model, self.router = d.tier, d.model, d.router
@@ -81,6 +87,8 @@ class Outcome:
             h["x-tierwise-reason"] = self.reason.encode("ascii", "replace").decode()[:300]
         if self.fallback_reason:
             h["x-tierwise-fallback"] = self.fallback_reason.encode("ascii", "replace").decode()
+        if self.extra_headers:
+            h.update(self.extra_headers)
         if self.api == "anthropic":
             h["request-id"] = self.request_id
         else:
@@ -95,6 +103,11 @@ def finish(state: GatewayState, o: Outcome, end: float) -> None:
     if o.overhead_s < 0:  # never sent headers (e.g. the client went away first)
         o.overhead_s = latency_s - o.upstream_s
     cost = state.cost(o.tier, o.input_tokens, o.output_tokens)
+    if o.extra_calls:  # every call is billed, so it counts: tokens and cost of all of them
+        for tier, tokens_in, tokens_out in o.extra_calls:
+            cost += state.cost(tier, tokens_in, tokens_out)
+            o.input_tokens += tokens_in
+            o.output_tokens += tokens_out
     state.metrics.observe(
         o.api,
         o.tier,
