@@ -107,3 +107,12 @@ def test_import_is_light_and_does_no_io() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.stdout.strip() == "[] []", res.stdout + res.stderr
+
+
+def test_score_unwritable_output(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": 1, "prompt": "hi"}\n')
+    res = run_cli("score", "--input", str(src), "--output", str(tmp_path / "no" / "dir" / "o.jsonl"))
+    assert res.returncode == 2
+    assert "cannot write (No such file or directory)" in res.stderr
+    assert "Traceback" not in res.stderr

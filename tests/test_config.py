@@ -121,6 +121,7 @@ def test_duplicate_tier_names_and_unknown_fallback() -> None:
 def test_invalid_yaml_reports_line() -> None:
     (msg,) = problems("tiers: [\n  - name: x\n")
     assert msg.startswith("cfg.yaml: (top level): not valid YAML at line")
+    assert "<unicode string>" not in msg
 
 
 def test_several_problems_reported_together() -> None:
@@ -152,3 +153,16 @@ def test_config_check_command_exit_codes(tmp_path: Path, capsys: pytest.CaptureF
     err = capsys.readouterr().err
     assert f"error: {bad}: tiers[0].price_out: found a list; expected a number" in err
     assert "1 problem(s)" in err
+
+
+def test_reserved_tier_names_and_runtime_limits() -> None:
+    text = (GOOD.replace("name: big", "name: auto")
+            + "server: {max_body_bytes: 0}\nledger: {batch_size: 0, flush_interval_s: -5}\n")
+    assert problems(text, {"TW_TEST_KEY": "k"}) == [
+        "cfg.yaml: tiers[1]: name or alias 'auto' is reserved (a request's model 'auto' asks "
+        "the router); choose another",
+        "cfg.yaml: server.max_body_bytes: found 0; expected bytes >= 1024 (every request would "
+        "be refused with 413)",
+        "cfg.yaml: ledger.batch_size: found 0; expected rows >= 1",
+        "cfg.yaml: ledger.flush_interval_s: found -5.0; expected seconds > 0",
+    ]

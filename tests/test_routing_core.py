@@ -139,6 +139,10 @@ def test_model_command_is_honoured_and_stripped(cfg) -> None:
     assert router.route(blocks).tier == "sonnet"
     assert blocks.messages[0].content == [{"type": "text", "text": "hi"}]
 
+    both = ChatRequest.from_prompt("/model opus\nhi", tier_override="sonnet")
+    assert router.route(both).tier == "sonnet"  # the override wins...
+    assert both.messages[0].content == "hi"  # ...and the command is still not sent upstream
+
     auto = ChatRequest.from_prompt("/model auto\nhi")
     assert router.route(auto).router == "heuristic"
     assert auto.messages[0].content == "hi"

@@ -226,6 +226,9 @@ class Config:
 
 # --------------------------------------------------------------------------- loading
 
+# Request `model` values that ask the router; a tier may not be named after them.
+RESERVED_LABELS = frozenset({"auto", "router", "tierwise"})
+
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NO_FIELD: Any = object()
 
@@ -391,6 +394,12 @@ def _check_semantics(cfg: Config, problem: typing.Callable[[str, str], None]) ->
             if label in seen:
                 problem(p, f"name or alias {label!r} is already used by tier {seen[label]!r}")
             seen[label] = t.name
+            if label.strip().lower() in RESERVED_LABELS or label.startswith("router-"):
+                problem(
+                    p,
+                    f"name or alias {label!r} is reserved (a request's model {label!r} asks "
+                    "the router); choose another",
+                )
         if t.price_in < 0 or t.price_out < 0:
             problem(f"{p}.price_in", "found a negative price; expected USD per million tokens >= 0")
         if t.context_window <= 0:
@@ -451,6 +460,18 @@ def _check_semantics(cfg: Config, problem: typing.Callable[[str, str], None]) ->
         problem("server.port", f"found {cfg.server.port}; expected a port in 1..65535")
     if cfg.retry.max_attempts < 1:
         problem("retry.max_attempts", f"found {cfg.retry.max_attempts}; expected >= 1")
+    if cfg.server.max_body_bytes < 1024:
+        problem(
+            "server.max_body_bytes",
+            f"found {cfg.server.max_body_bytes}; expected bytes >= 1024 (every request would be "
+            "refused with 413)",
+        )
+    if cfg.ledger.batch_size < 1:
+        problem("ledger.batch_size", f"found {cfg.ledger.batch_size}; expected rows >= 1")
+    if cfg.ledger.flush_interval_s <= 0:
+        problem(
+            "ledger.flush_interval_s", f"found {cfg.ledger.flush_interval_s}; expected seconds > 0"
+        )
     _check_dispatch(cfg, problem)
 
 
@@ -553,7 +574,10 @@ def parse_config(
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
-        raise ConfigError([Problem(source, "", f"not valid YAML at {where}: {exc}")]) from None
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        context = getattr(exc, "context", None)
+        detail = f"{context}; {what}" if context else what
+        raise ConfigError([Problem(source, "", f"not valid YAML at {where}: {detail}")]) from None
     if data is None:
         data = {}
     loader = _Loader(source, os.environ if environ is None else environ, require_env)

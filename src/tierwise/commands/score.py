@@ -100,7 +100,10 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{args.input}: not UTF-8 text ({exc.reason})")
 
     show = not args.no_progress and sys.stderr.isatty() and len(parsed) > 2000
-    out = sys.stdout.buffer if args.output == "-" else Path(args.output).open("wb")  # noqa: SIM115
+    try:
+        out = sys.stdout.buffer if args.output == "-" else Path(args.output).open("wb")  # noqa: SIM115
+    except OSError as exc:
+        return fail(f"--output {args.output}: cannot write ({exc.strerror})")
     with out, _progress(show, len(parsed)) as advance:
         for start in range(0, len(parsed), BATCH):
             chunk = parsed[start:start + BATCH]

@@ -19,10 +19,13 @@ class ChainRouter:
         self.name = policy.name
 
     def manual_decision(self, request: ChatRequest) -> Decision | None:
-        """The decision an explicit choice dictates, or None when the policy must decide."""
+        """The decision an explicit choice dictates, or None when the policy must decide.
+
+        A `/model X` command is always stripped, even when an override wins, so the command
+        text is never sent upstream."""
+        command = pop_model_command(request) if self.commands else None
         if request.tier_override and not is_auto(request.tier_override):
             return self.manual.decide(request.tier_override, "override")
-        command = pop_model_command(request) if self.commands else None
         if command is not None and not is_auto(command):
             return self.manual.decide(command, "/model command")
         label = explicit_label(request)

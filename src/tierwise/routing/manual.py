@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 
+from tierwise.config import RESERVED_LABELS
 from tierwise.routing.ladder import TierLadder
 from tierwise.types import ChatRequest, Decision, Message
 
-AUTO_LABELS = frozenset({"auto", "router", "tierwise", ""})
+AUTO_LABELS = RESERVED_LABELS | {""}
 _COMMAND_RE = re.compile(r"^\s*/model\s+(\S+)[ \t]*\n?")
 
 
