@@ -24,20 +24,22 @@ ROUTERS = ("classifier", "mf", "knn", "sw", "ensemble")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", nargs="+", required=True, metavar="DIR",
                         help="dataset folders, or folders holding several")
-    parser.add_argument("--router", default="ensemble", choices=ROUTERS)
+    parser.add_argument("--router", default="ensemble", choices=ROUTERS,
+                        help="which learned router to train (default: ensemble)")
     parser.add_argument("--out", required=True, metavar="PATH", help="artifact to write (.npz)")
     parser.add_argument("--tiers", default="cheap,mid,strong",
                         help="names of the router's tiers, cheapest first (default 3 tiers)")
     parser.add_argument("--map", action="append", default=[], metavar="DATASET=M1,M2[,M3]",
                         help="tier models of one dataset, cheapest first (overrides meta.json)")
-    parser.add_argument("--val", type=float, default=0.2, help="validation share (0 to skip)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--val", type=float, default=0.2,
+                        help="validation share for the printed report (default 0.2; 0 to skip)")
+    parser.add_argument("--seed", type=int, default=0, help="split and model seed (default 0)")
     parser.add_argument("--embedder", default="static", choices=("static", "minilm"))
     parser.add_argument("--params", default="{}", metavar="JSON",
                         help="overrides of training parameters (see routing/learned/train.py)")
     parser.add_argument("--no-refit", action="store_true",
                         help="keep the model fitted on the training split only")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
 
 
 def _mapping(specs: list[str]) -> dict[str, list[str]]:

@@ -67,14 +67,25 @@ def parse_status_mix(spec: str) -> tuple[tuple[Outcome, float], ...]:
         if not part:
             continue
         name, sep, weight_s = part.partition(":")
-        weight = float(weight_s) if sep else 1.0
+        try:
+            weight = float(weight_s) if sep else 1.0
+        except ValueError:
+            raise ValueError(
+                f"status mix entry {part!r}: weight {weight_s!r} is not a number "
+                "(expected e.g. 429:0.5)"
+            ) from None
         if weight < 0:
             raise ValueError(f"negative weight in status mix: {part!r}")
         name = name.strip().lower()
         if name in ("hang", "disconnect"):
             out.append((name, weight))
             continue
-        status = int(name)
+        try:
+            status = int(name)
+        except ValueError:
+            raise ValueError(
+                f"status mix entry {part!r}: {name!r} is not a status code, 'hang' or 'disconnect'"
+            ) from None
         if not 400 <= status <= 599:
             raise ValueError(f"status must be 4xx/5xx, got {status}")
         out.append((status, weight))
