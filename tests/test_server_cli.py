@@ -45,6 +45,29 @@ def test_serve_without_keys_names_the_variable() -> None:
     assert "ANTHROPIC_API_KEY" in out.stderr and "--upstream" in out.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "80000"], "80000 is out of range: expected 0-65535"),
+        (["--port", "http"], "'http' is not a port number"),
+        (["--log-level", "chatty"], "invalid choice: 'CHATTY'"),
+    ],
+)
+def test_serve_bad_arguments_are_usage_errors_not_tracebacks(
+    args: list[str], message: str
+) -> None:
+    out = subprocess.run(
+        [*TIERWISE, "serve", *args, "--upstream", "http://127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+    )
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_serve_with_upstream_answers_then_flushes_ledger_on_sigterm(
     tmp_path: Path, mock_upstream: Any
 ) -> None:
@@ -59,20 +82,34 @@ def test_serve_with_upstream_answers_then_flushes_ledger_on_sigterm(
         "  flush_interval_s: 60\n"  # only the shutdown flush can write the row in time
     )
     proc = subprocess.Popen(
-        [*TIERWISE, "serve", "--config", str(cfg), "--port", "0", "--upstream", mock_upstream.url],
+        [
+            *TIERWISE,
+            "serve",
+            "--config",
+            str(cfg),
+            "--port",
+            "0",
+            "--upstream",
+            mock_upstream.url,
+            "--log-level",
+            "info",  # any case
+        ],
         stderr=subprocess.PIPE,
         text=True,
         env=_env(),
     )
     try:
         assert proc.stderr is not None
-        port = None
-        for line in proc.stderr:  # blocks until the server logs its address
+        port = ledger_line = None
+        for line in proc.stderr:  # blocks until the server logs its address and ledger
             m = re.search(r"gateway on http://127\.0\.0\.1:(\d+)", line)
             if m:
                 port = int(m.group(1))
+            if "ledger:" in line:
+                ledger_line = line
                 break
         assert port, "serve never reported its address"
+        assert ledger_line is not None and f"sqlite:///{db}" in ledger_line
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=0)
         raw = client.chat.completions.with_raw_response.create(
             model="big", messages=[{"role": "user", "content": "hi"}]
@@ -85,8 +122,7 @@ def test_serve_with_upstream_answers_then_flushes_ledger_on_sigterm(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    if not db.exists():
-        pytest.skip("tierwise.ledger not available in this build")
+    assert db.exists(), "serve wrote no ledger database on shutdown"
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
             "SELECT tier, model, status, output_tokens FROM requests WHERE request_id = ?", (rid,)

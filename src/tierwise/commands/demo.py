@@ -62,12 +62,11 @@ async def _demo(cfg: Any, router: str | None) -> list[dict[str, Any]]:
         try:
             async with aiohttp.ClientSession() as session:
                 rows = [await _send(session, gw_url, *req) for req in REQUESTS]
-            if ledger is not None:
-                await ledger.flush()
-                by_id = {r.request_id: r for r in ledger.store.rows}
-                for row in rows:
-                    if row["request_id"] in by_id:
-                        row["cost"] = by_id[row["request_id"]].cost_usd
+            await ledger.flush()
+            by_id = {r.request_id: r for r in ledger.store.rows}
+            for row in rows:
+                if row["request_id"] in by_id:
+                    row["cost"] = by_id[row["request_id"]].cost_usd
         finally:
             await gw_runner.cleanup()
     finally:
@@ -76,10 +75,8 @@ async def _demo(cfg: Any, router: str | None) -> list[dict[str, Any]]:
 
 
 def _memory_ledger() -> Any:
-    try:
-        from tierwise.ledger import Ledger
-    except ImportError:
-        return None
+    from tierwise.ledger import Ledger
+
     return Ledger.from_url("memory://")
 
 

@@ -22,12 +22,26 @@ from tierwise.config import Config
 from tierwise.routing.registry import router_names
 
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", "[::1]"})
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port (0 = any free port), so a typo is a usage error, not a trace."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is out of range: expected 0-65535 (0 = any)")
+    return port
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_argument(parser)
     parser.add_argument("--host", help="interface to bind (default: server.host, 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to bind (default: server.port, 8080)")
+    parser.add_argument(
+        "--port", type=port_number, help="port to bind, 0-65535 (default: server.port, 8080)"
+    )
     parser.add_argument(
         "--upstream",
         metavar="URL",
@@ -37,7 +51,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--router", metavar="NAME", help=f"routing policy: {', '.join(router_names())}"
     )
-    parser.add_argument("--log-level", default="INFO", help="logging level (default: INFO)")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="logging level (default: INFO)",
+    )
 
 
 def missing_keys(cfg: Config, config_path: str | None) -> list[str]:
@@ -71,7 +91,7 @@ def missing_keys(cfg: Config, config_path: str | None) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     cfg = load_or_exit(args.config, require_env=not args.upstream)
     if args.upstream:
@@ -102,6 +122,7 @@ async def _serve(cfg: Config, host: str, port: int, router: str | None) -> int:
     from aiohttp import web
 
     from tierwise.server.app import create_app, make_runner
+    from tierwise.server.state import STATE
 
     runner = make_runner(create_app(cfg, router_name=router))
     await runner.setup()
@@ -121,6 +142,11 @@ async def _serve(cfg: Config, host: str, port: int, router: str | None) -> int:
             host,
             bound,
         )
+        ledger = runner.app[STATE].ledger
+        if ledger is not None:  # `where` is the store's location with any password removed
+            log.info("ledger: writing request rows to %s", ledger.store.where)
+        else:
+            log.info("ledger: off; requests are not recorded")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

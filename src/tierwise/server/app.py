@@ -1,8 +1,8 @@
 """The gateway's aiohttp application: factory, lifecycle, and an in-process starter.
 
 `create_app(cfg)` wires the router (built once), one pooled aiohttp ClientSession, the
-dispatcher (through one factory seam: `tierwise.dispatch.Dispatcher` when importable, else
-SimpleDispatcher) and the ledger (when importable and enabled). Startup and shutdown are the
+dispatcher (through one factory seam, `tierwise.dispatch.Dispatcher` by default, so tests can
+pin another) and the ledger (when enabled). Startup and shutdown are the
 app's on_startup/on_cleanup hooks, so aiohttp's graceful shutdown drains in-flight requests
 before the ledger flushes.
 """
@@ -25,24 +25,17 @@ CONNECTOR_LIMIT_PER_HOST = 512
 
 
 def default_dispatcher_factory() -> DispatcherFactory:
-    """The real dispatcher when it is installed, else the single-attempt SimpleDispatcher."""
-    try:
-        from tierwise.dispatch import Dispatcher  # type: ignore[attr-defined]
-    except ImportError:
-        from tierwise.server.simple_dispatch import SimpleDispatcher
+    """`tierwise.dispatch.Dispatcher` (imported when the app is built, not with this module)."""
+    from tierwise.dispatch import Dispatcher
 
-        return SimpleDispatcher
-    return Dispatcher  # type: ignore[no-any-return]
+    return Dispatcher
 
 
 def _ledger_from_config(cfg: Config) -> Any:
     if not cfg.ledger.enabled:
         return None
-    try:
-        from tierwise.ledger import Ledger
-    except ImportError:
-        log.warning("tierwise.ledger is not available; requests will not be recorded")
-        return None
+    from tierwise.ledger import Ledger
+
     return Ledger.from_config(cfg.ledger)
 
 

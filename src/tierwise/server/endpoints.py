@@ -125,13 +125,21 @@ async def feedback(request: web.Request) -> web.Response:
         log.warning("feedback for %s failed: %s", rid, type(exc).__name__)
         return _plain_error(api, 503, "the ledger store is unavailable; retry later")
     if not found:
-        return _plain_error(api, 404, f"no request with id {rid!r} in the ledger", "request_id")
+        return _plain_error(
+            api,
+            404,
+            f"no request with id {rid!r} in the ledger (use a response's x-tierwise-request-id)",
+            "request_id",
+            "request_not_found",
+        )
     return web.json_response({"request_id": rid, "recorded": True})
 
 
-def _plain_error(api: str, status: int, message: str, param: str | None = None) -> web.Response:
+def _plain_error(
+    api: str, status: int, message: str, param: str | None = None, code: str | None = None
+) -> web.Response:
     return web.Response(
-        body=orjson.dumps(error_body(api, status, message, param)),
+        body=orjson.dumps(error_body(api, status, message, param, code)),
         status=status,
         content_type="application/json",
     )
