@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from tierwise.ledger.row import LedgerRow
+from tierwise.urls import redact  # re-exported: callers import it from here
 
 
 class Store(Protocol):
@@ -39,14 +40,6 @@ class Reader(Protocol):
 
 class LedgerURLError(ValueError):
     pass
-
-
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced, safe to log or print."""
-    return _PASSWORD.sub(r"\1***@", url)
 
 
 def sqlite_path(url: str) -> str:

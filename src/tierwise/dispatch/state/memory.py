@@ -2,12 +2,15 @@
 
 One slotted record per deployment, created on first use; every operation is a dict lookup and
 a few float ops, so dispatch stays in the microseconds. Time is `time.monotonic()` seconds,
-passed in by the caller so one clock read serves a whole dispatch.
+passed in by the caller so one clock read serves a whole dispatch; where the state reads the
+time itself (rate-limit buckets) it uses its injectable `clock`, so tests can advance time
+instead of sleeping.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from tierwise.config import CooldownConfig
 from tierwise.dispatch.state.base import COOLING, HALF_OPEN, HEALTHY
@@ -61,8 +64,11 @@ class MemoryState:
 
     name = "memory"
 
-    def __init__(self, cooldown: CooldownConfig) -> None:
+    def __init__(
+        self, cooldown: CooldownConfig, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.cd = cooldown
+        self.clock = clock  # must be the clock the callers' `now` comes from
         self.deps: dict[str, DepState] = {}
 
     def _s(self, dep_id: str) -> DepState:
@@ -80,7 +86,7 @@ class MemoryState:
     # ------------------------------------------------------------------ rate limits
 
     async def acquire(self, dep_id: str, rpm: int | None, tpm: int | None, tokens: int) -> float:
-        return self.acquire_local(dep_id, rpm, tpm, tokens, time.monotonic())
+        return self.acquire_local(dep_id, rpm, tpm, tokens, self.clock())
 
     def acquire_local(
         self, dep_id: str, rpm: int | None, tpm: int | None, tokens: int, now: float
@@ -108,7 +114,7 @@ class MemoryState:
 
     def charge(self, dep_id: str, tpm: int, tokens: int) -> None:
         s = self._s(dep_id)
-        now = time.monotonic()
+        now = self.clock()
         s.tpm_level = _refill(s.tpm_level, s.tpm_ts, tpm, now) - tokens
         s.tpm_ts = now
 
@@ -116,7 +122,7 @@ class MemoryState:
         s = self.deps.get(dep_id)
         if s is None:
             return 1.0
-        now = time.monotonic()
+        now = self.clock()
         room = 1.0
         if rpm is not None:
             room = min(room, _refill(s.rpm_level, s.rpm_ts, rpm, now) / rpm)

@@ -13,7 +13,9 @@ What is shared, and how (never read-modify-write from Python):
 Reads on the hot path come from the local view (`MemoryState` plus the remote numbers pulled by
 a background loop every `sync_s`); only rpm/tpm admission and probe claims wait on Redis. If
 Redis is unreachable, a warning is logged once, every operation uses the local state, and the
-loop keeps trying to reconnect; requests keep flowing throughout.
+loop keeps trying to reconnect; requests keep flowing throughout. Writes batched for a sync that
+fails stay queued and go out once Redis is back. Logs and errors show the URL without its
+password.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tierwise.config import CooldownConfig
 from tierwise.dispatch.state.memory import MemoryState
+from tierwise.urls import redact, scrub
 
 log = logging.getLogger("tierwise.dispatch.state")
 
@@ -100,9 +104,17 @@ def split_prefix(url: str) -> tuple[str, str]:
 class RedisState(MemoryState):
     name = "redis"
 
-    def __init__(self, url: str, cooldown: CooldownConfig, *, sync_s: float = 0.2) -> None:
-        super().__init__(cooldown)
+    def __init__(
+        self,
+        url: str,
+        cooldown: CooldownConfig,
+        *,
+        sync_s: float = 0.2,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(cooldown, clock=clock)
         self.url, prefix = split_prefix(url)
+        self.where = redact(self.url)  # for logs and errors: never the password
         self.prefix = prefix + ":"
         self.sync_s = sync_s
         self.instance = os.urandom(6).hex()
@@ -112,10 +124,11 @@ class RedisState(MemoryState):
         self._cool: Any = None
         self._task: asyncio.Task[None] | None = None
         self._errors = (OSError, asyncio.TimeoutError)
-        # Work queued for the next sync (batched writes).
+        # Work queued for the next sync (batched writes). Cooldown changes keep only the
+        # latest per deployment: (local deadline, rate_limited) to share, or None to clear.
         self._charges: dict[str, tuple[int, int]] = {}
-        self._cool_out: dict[str, tuple[float, bool]] = {}
-        self._cleared: set[str] = set()
+        self._cool_ops: dict[str, tuple[float, bool] | None] = {}
+        self._last_error = ""
         # Numbers published by the other instances.
         self._r_inflight: dict[str, int] = {}
         self._r_lat: dict[tuple[str, bool], float] = {}
@@ -127,17 +140,21 @@ class RedisState(MemoryState):
         from redis.exceptions import RedisError
 
         self._errors = (RedisError, OSError, asyncio.TimeoutError)
-        self._r = aioredis.from_url(
-            self.url, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True
-        )
+        try:
+            self._r = aioredis.from_url(
+                self.url, socket_timeout=0.5, socket_connect_timeout=0.5, decode_responses=True
+            )
+        except ValueError as exc:
+            raise ValueError(f"state URL {self.where!r}: {scrub(str(exc), self.url)}") from None
         self._rate = self._r.register_script(_RATE_LUA)
         self._cool = self._r.register_script(_COOL_LUA)
         await self._connect()
         if not self.connected:
             log.warning(
-                "Redis at %s is unreachable; dispatch state is local to this instance until it "
-                "comes back (rate limits and cooldowns are not shared meanwhile)",
-                self.url,
+                "Redis at %s is unreachable (%s); dispatch state is local to this instance until "
+                "it comes back (rate limits and cooldowns are not shared meanwhile)",
+                self.where,
+                self._last_error,
             )
         self._task = asyncio.create_task(self._loop(), name="tierwise-redis-state")
 
@@ -161,11 +178,12 @@ class RedisState(MemoryState):
     async def _connect(self) -> bool:
         try:
             await self._r.ping()
-        except self._errors:
+        except self._errors as exc:
+            self._last_error = self._describe(exc)
             return False
         if not self.connected:
             self.connected = True
-            log.info("Redis state at %s connected (instance %s)", self.url, self.instance)
+            log.info("Redis state at %s connected (instance %s)", self.where, self.instance)
         return True
 
     def _down(self, exc: BaseException) -> None:
@@ -174,11 +192,14 @@ class RedisState(MemoryState):
             self._r_inflight.clear()
             self._r_lat.clear()
             log.warning(
-                "Redis at %s failed (%s: %s); using local dispatch state until it is back",
-                self.url,
-                type(exc).__name__,
-                exc,
+                "Redis at %s failed (%s); using local dispatch state until it is back",
+                self.where,
+                self._describe(exc),
             )
+
+    def _describe(self, exc: BaseException) -> str:
+        """`Type: message` of a driver error, with the URL's password scrubbed out."""
+        return scrub(f"{type(exc).__name__}: {exc}", self.url)
 
     async def _loop(self) -> None:
         while True:
@@ -187,7 +208,7 @@ class RedisState(MemoryState):
                 if self.connected:
                     await self.sync_once()
                 elif await self._connect():
-                    log.warning("Redis at %s is back; dispatch state is shared again", self.url)
+                    log.warning("Redis at %s is back; dispatch state is shared again", self.where)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the loop must survive anything; requests depend on nothing here
@@ -204,34 +225,31 @@ class RedisState(MemoryState):
 
     async def _sync(self) -> None:
         r = self._r
-        charges, self._charges = self._charges, {}
-        for dep, (tpm, tokens) in charges.items():
-            await self._rate(keys=[self._k("rl", dep)], args=[0, tpm, tokens, 1])
-        cools, self._cool_out = self._cool_out, {}
-        for dep, (seconds, rate_limited) in cools.items():
-            await self._cool(
-                keys=[self._k("cool")], args=[dep, int(seconds * 1000), int(rate_limited)]
-            )
-        cleared, self._cleared = self._cleared, set()
+        clears = await self._flush()
         now_ms = int(time.time() * 1000)
         mine: dict[str, str] = {}
         for dep, s in self.deps.items():
             if s.inflight or s.ewma_stream >= 0.0 or s.ewma_tok >= 0.0:
                 mine[dep] = f"{s.inflight}|{s.ewma_stream}|{s.ewma_tok}"
         inst_key = self._k("inst", self.instance)
-        async with r.pipeline(transaction=False) as p:
-            for dep in cleared:
-                p.hdel(self._k("cool"), dep)
-                p.delete(self._k("probe", dep))
-            if mine:
-                p.hset(inst_key, mapping=mine)
-            p.pexpire(inst_key, INSTANCE_TTL_MS)
-            p.zadd(self._k("instances"), {self.instance: now_ms})
-            p.zremrangebyscore(self._k("instances"), "-inf", now_ms - 5 * INSTANCE_TTL_MS)
-            p.zrangebyscore(self._k("instances"), now_ms - INSTANCE_TTL_MS, "+inf")
-            p.time()
-            p.hgetall(self._k("cool"))
-            out = await p.execute()
+        try:
+            async with r.pipeline(transaction=False) as p:
+                for dep in clears:
+                    p.hdel(self._k("cool"), dep)
+                    p.delete(self._k("probe", dep))
+                if mine:
+                    p.hset(inst_key, mapping=mine)
+                p.pexpire(inst_key, INSTANCE_TTL_MS)
+                p.zadd(self._k("instances"), {self.instance: now_ms})
+                p.zremrangebyscore(self._k("instances"), "-inf", now_ms - 5 * INSTANCE_TTL_MS)
+                p.zrangebyscore(self._k("instances"), now_ms - INSTANCE_TTL_MS, "+inf")
+                p.time()
+                p.hgetall(self._k("cool"))
+                out = await p.execute()
+        except BaseException:
+            for dep in clears:  # not known to have landed: clear again next time, unless newer
+                self._cool_ops.setdefault(dep, None)  # work for that deployment came meanwhile
+            raise
         others = [i for i in out[-3] if i != self.instance]
         secs, micros = out[-2]
         redis_ms = int(secs) * 1000 + int(micros) // 1000
@@ -255,8 +273,47 @@ class RedisState(MemoryState):
         self._r_inflight = inflight
         self._r_lat = {k: v / lat_n[k] for k, v in lat_sum.items()}
 
+    async def _flush(self) -> list[str]:
+        """Send the queued tpm charges and cooldowns, one script call each. Whatever is not
+        known to have landed when a call fails goes back into the queues, merged with work
+        queued meanwhile: charges add up, and a deployment's newer cooldown change wins over
+        the older one. The call that failed is re-sent too: when Redis did run it but the
+        reply was lost (a timeout) those tokens count twice, which errs on the safe side of a
+        limit, whereas dropping them would let the deployment overrun it. Clears go out
+        with the publish pipeline in `_sync`: returns those deployments."""
+        charges, self._charges = self._charges, {}
+        ops, self._cool_ops = self._cool_ops, {}
+        clears: list[str] = []
+        try:
+            for dep in list(charges):
+                tpm, tokens = charges[dep]
+                await self._rate(keys=[self._k("rl", dep)], args=[0, tpm, tokens, 1])
+                del charges[dep]
+            now = self.clock()
+            for dep in list(ops):
+                op = ops[dep]
+                if op is None:
+                    clears.append(dep)
+                else:
+                    left_ms = int((op[0] - now) * 1000)
+                    if left_ms > 0:  # the time left, not the original length: a late send
+                        await self._cool(  # (after an outage) must not extend the cooldown
+                            keys=[self._k("cool")], args=[dep, left_ms, int(op[1])]
+                        )
+                del ops[dep]
+        except BaseException:
+            for dep, (tpm, tokens) in charges.items():
+                newer = self._charges.get(dep)
+                self._charges[dep] = (tpm, tokens) if newer is None else (tpm, tokens + newer[1])
+            for dep, op in ops.items():
+                self._cool_ops.setdefault(dep, op)
+            for dep in clears:
+                self._cool_ops.setdefault(dep, None)
+            raise
+        return clears
+
     def _adopt_cooldowns(self, cool: dict[str, str], redis_ms: int) -> None:
-        now = time.monotonic()
+        now = self.clock()
         for dep, raw in cool.items():
             deadline_ms, _, flag = raw.partition(":")
             left = (int(deadline_ms) - redis_ms) / 1000.0
@@ -271,16 +328,16 @@ class RedisState(MemoryState):
 
     async def acquire(self, dep_id: str, rpm: int | None, tpm: int | None, tokens: int) -> float:
         if not self.connected:
-            return self.acquire_local(dep_id, rpm, tpm, tokens, time.monotonic())
+            return self.acquire_local(dep_id, rpm, tpm, tokens, self.clock())
         try:
             wait_s, r, k = await self._rate(
                 keys=[self._k("rl", dep_id)], args=[rpm or 0, tpm or 0, tokens, 0]
             )
         except self._errors as exc:
             self._down(exc)
-            return self.acquire_local(dep_id, rpm, tpm, tokens, time.monotonic())
+            return self.acquire_local(dep_id, rpm, tpm, tokens, self.clock())
         s = self._s(dep_id)  # mirror the shared bucket locally: headroom, and the fallback
-        now = time.monotonic()
+        now = self.clock()
         if rpm is not None:
             s.rpm_level, s.rpm_ts = float(r), now
         if tpm is not None:
@@ -314,13 +371,13 @@ class RedisState(MemoryState):
         was_cooling = s is not None and s.cool_until != 0.0
         super().record_success(dep_id, now)
         if was_cooling and self.deps[dep_id].cool_until == 0.0 and self.connected:
-            self._cleared.add(dep_id)
+            self._cool_ops[dep_id] = None
 
     def start_cooldown(self, dep_id: str, now: float, seconds: float, rate_limited: bool) -> None:
         super().start_cooldown(dep_id, now, seconds, rate_limited)
-        if self.connected:
-            self._cool_out[dep_id] = (seconds, rate_limited)
-            self._cleared.discard(dep_id)
+        if self.connected:  # share the resulting local cooldown (the longer one wins locally)
+            s = self.deps[dep_id]
+            self._cool_ops[dep_id] = (s.cool_until, s.cool_429)
 
     # ------------------------------------------------------------------ merged views
 
