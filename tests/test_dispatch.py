@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from typing import Any
 
@@ -22,6 +23,7 @@ from dispatch_helpers import (
 from tierwise.config import Config
 from tierwise.dispatch import Dispatcher, DispatchResult
 from tierwise.dispatch.fallback import default_fallbacks
+from tierwise.dispatch.state import MemoryState
 from tierwise.providers.base import UpstreamError
 
 
@@ -35,6 +37,23 @@ def make(cfg: Config, prov: ScriptedProvider, **kw: Any) -> Dispatcher:
 
 async def _no_sleep(_: float) -> None:
     raise AssertionError("dispatch slept although it had somewhere else to go")
+
+
+class ManualTime:
+    """Stands in for the `time` module inside the dispatcher: `monotonic()` moves only when
+    the test advances it, so cooldowns are waited out without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def __getattr__(self, name: str) -> Any:  # anything else: the real module
+        return getattr(time, name)
 
 
 def test_one_of_two_deployments_failing_gives_no_client_errors() -> None:
@@ -189,11 +208,19 @@ def test_deadline_bounds_the_whole_request() -> None:
         "retry: {deadline_s: 0.3, backoff_base_s: 0.0, backoff_max_s: 0.0}\n",
     )
     prov = ScriptedProvider({"http://h": lambda _: 5.0, "http://s": lambda _: 5.0})
-    t0 = time.monotonic()
+    slept: list[float] = []
+
+    async def record(s: float) -> None:
+        slept.append(s)
+
     with pytest.raises(UpstreamError) as ei:
-        run(make(cfg, prov).complete(req(), decision("haiku")))
-    assert time.monotonic() - t0 < 2.0
+        run(make(cfg, prov, sleep=record).complete(req(), decision("haiku")))
+    # Without the deadline the stalled call would answer after 5 s (no error at all), or a
+    # per-call-only limit would go on to retries and the sonnet fallback. Instead: one call,
+    # cut off at the deadline, and nothing after it: no retry, no pause, no fallback.
     assert ei.value.status == 0 and ei.value.error_type == "timeout_error"
+    assert [url for url, _ in prov.calls] == ["http://h"]
+    assert slept == []
 
 
 def test_timeout_is_retried_on_another_deployment() -> None:
@@ -210,23 +237,28 @@ def test_timeout_is_retried_on_another_deployment() -> None:
     assert all(r.tier == "haiku" for r in run(go()))
 
 
-def test_half_open_probe_readmits_a_recovered_deployment() -> None:
+def test_half_open_probe_readmits_a_recovered_deployment(monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = three_tiers(
         ["http://h"],
         ["http://s1", "http://s2"],
         ["http://o"],
-        FAST_RETRY + "cooldown: {failures: 1, cooldown_s: 0.05}\n",
+        FAST_RETRY + "cooldown: {failures: 1, cooldown_s: 30}\n",
     )
+    clock = ManualTime()
+    monkeypatch.setattr(importlib.import_module("tierwise.dispatch.dispatcher"), "time", clock)
     prov = ScriptedProvider({"http://s1": fail_first(1)})
-    d = make(cfg, prov)
+    d = make(cfg, prov, state=MemoryState(cfg.cooldown, clock=clock.monotonic))
 
     async def go() -> None:
         await d.complete(req(), decision("sonnet"))  # may or may not hit s1 first
         while prov.counts.get("http://s1", 0) == 0:
             await d.complete(req(), decision("sonnet"))
         s1 = cfg.tier("sonnet").deployments[0].id
-        assert d.state.health(s1, time.monotonic()) == 1  # cooling
-        await asyncio.sleep(0.06)
+        assert d.state.health(s1, clock.now) == 1  # cooling
+        clock.advance(29.0)
+        seen = {(await d.complete(req(), decision("sonnet"))).deployment_id for _ in range(20)}
+        assert seen == {cfg.tier("sonnet").deployments[1].id}  # still cooling: not called
+        clock.advance(1.5)  # the cooldown is over: half-open
         seen = {(await d.complete(req(), decision("sonnet"))).deployment_id for _ in range(40)}
         assert s1 in seen  # the probe succeeded and s1 is back in rotation
 
