@@ -329,8 +329,12 @@ def test_error_status_mapping_and_redaction() -> None:
     assert status_for("anthropic", 503) == 529 and status_for("openai", 429) == 429
     assert status_for("openai", 0, "timeout_error") == 504 and status_for("anthropic", 0) == 502
     exc = UpstreamError(401, "Incorrect API key provided: sk-abc123456789xyz", retry_after=None)
-    status, body = upstream_error_body("openai", exc)
-    assert status == 401 and "sk-abc" not in body["error"]["message"]
+    status, body = upstream_error_body("openai", exc)  # the gateway's key, not the caller's
+    assert status == 502 and "sk-abc" not in body["error"]["message"]
+    assert "rejected the gateway's credentials" in body["error"]["message"]
+    exc = UpstreamError(500, "boom: sk-abc123456789xyz")
+    status, body = upstream_error_body("anthropic", exc)
+    assert status == 500 and body["error"]["message"] == "boom: [redacted]"
     assert redact("key is s3cretvalue!", "s3cretvalue!") == "key is [redacted]"
     assert parse_retry_after({"retry-after": "12"}) == 12.0
     assert parse_retry_after({"retry-after-ms": "250"}) == 0.25
@@ -346,6 +350,7 @@ def test_endpoint_urls_and_provider_lookup() -> None:
         "/api/v1/chat/completions"
     )
     assert get_provider("openai").kind == "openai"
-    assert get_provider("anthropic") is get_provider("anthropic")
+    # a new adapter each time: its owner (a Dispatcher) keeps it, nothing process-wide does
+    assert get_provider("anthropic") is not get_provider("anthropic")
     with pytest.raises(ValueError, match="unknown provider"):
         get_provider("bedrock")

@@ -1,7 +1,8 @@
 """Upstream wire adapters: Anthropic Messages and OpenAI Chat Completions, both ways.
 
-`get_provider(kind)` returns one shared adapter per kind; adapters are stateless apart from a
-cache of per-deployment constants, so sharing them across requests and dispatchers is safe.
+`get_provider(kind)` returns a new adapter. Its owner (a Dispatcher, one per gateway app) keeps
+it for its lifetime: an adapter caches per-deployment constants (URL, auth headers holding the
+API key), so a process-wide instance would keep every app's deployments and keys alive.
 """
 
 from __future__ import annotations
@@ -12,23 +13,16 @@ if TYPE_CHECKING:
     from tierwise.providers.base import Provider
 
 PROVIDER_KINDS = ("anthropic", "openai")
-_instances: dict[str, Provider] = {}
 
 
 def get_provider(kind: str) -> Provider:
-    """The adapter for a deployment's `provider` ("anthropic" | "openai")."""
-    provider = _instances.get(kind)
-    if provider is not None:
-        return provider
+    """A new adapter for a deployment's `provider` ("anthropic" | "openai"); cache it yourself."""
     if kind == "anthropic":
         from tierwise.providers.anthropic import AnthropicProvider
 
-        provider = AnthropicProvider()
-    elif kind == "openai":
+        return AnthropicProvider()
+    if kind == "openai":
         from tierwise.providers.openai import OpenAIProvider
 
-        provider = OpenAIProvider()
-    else:
-        raise ValueError(f"unknown provider {kind!r}; expected one of: {', '.join(PROVIDER_KINDS)}")
-    _instances[kind] = provider
-    return provider
+        return OpenAIProvider()
+    raise ValueError(f"unknown provider {kind!r}; expected one of: {', '.join(PROVIDER_KINDS)}")

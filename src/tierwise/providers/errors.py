@@ -101,8 +101,26 @@ def error_body(
     return openai_error(status, message, param, code)
 
 
+_REJECTED = "rejected the gateway's credentials (check the deployment's api_key)"
+
+
+def credentials_rejected(who: str = "upstream deployment") -> str:
+    """The message for an upstream 401/403: the gateway's own key failed, not the caller's."""
+    return f"{who} {_REJECTED}"
+
+
 def upstream_error_body(api: str, exc: UpstreamError) -> tuple[int, dict[str, Any]]:
-    """Status and body telling a caller of `api` what the upstream said (keys redacted)."""
+    """Status and body telling a caller of `api` what the upstream said (keys redacted).
+
+    An upstream 401/403 is the deployment rejecting the gateway's own key (the caller's key is
+    never forwarded), so the caller gets a 502, not an authentication error that would make
+    it doubt its own key.
+    """
+    if exc.status in (401, 403):
+        message = exc.message if _REJECTED in exc.message else credentials_rejected()
+        if api == "anthropic":
+            return 502, anthropic_error(502, message, "api_error")
+        return 502, openai_error(502, message)
     status = status_for(api, exc.status, exc.error_type)
     message = redact(exc.message) or f"upstream error {exc.status}"
     if api == "anthropic":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
@@ -22,12 +23,14 @@ from tierwise.providers.base import (
     UpstreamError,
     UpstreamTimeout,
 )
-from tierwise.providers.errors import redact
+from tierwise.providers.errors import credentials_rejected, redact
 from tierwise.providers.sse import iter_sse
 from tierwise.types import ChatRequest
 
 if TYPE_CHECKING:
     from tierwise.config import DeploymentConfig
+
+log = logging.getLogger("tierwise.providers")
 
 
 def endpoint_url(base_url: str, path: str) -> str:
@@ -111,6 +114,15 @@ async def error_from_response(resp: aiohttp.ClientResponse, ep: Endpoint) -> Ups
         message = str(err.get("message") or "")
         etype = str(err.get("type") or etype)
     message = redact(message or resp.reason or "", ep.secret)
+    if resp.status in (401, 403):  # the caller's key is never sent: this is *our* key
+        log.warning(
+            "%s (%s) rejected the deployment's api_key: %s %s",
+            deployment_label(ep),
+            ep.url,
+            resp.status,
+            message,
+        )
+        message = credentials_rejected(deployment_label(ep))
     return UpstreamError(
         resp.status,
         message,
@@ -137,19 +149,36 @@ async def post_json(
     except UpstreamError:
         raise
     except TimeoutError:
-        raise UpstreamTimeout(f"no answer from {ep.url} within {ep.timeout.total}s") from None
+        log.warning("%s (%s): no answer within %ss", deployment_label(ep), ep.url, ep.timeout.total)
+        raise UpstreamTimeout(
+            f"{deployment_label(ep)}: no answer within {ep.timeout.total}s"
+        ) from None
     except (aiohttp.ClientError, OSError) as exc:
-        raise UpstreamConnectionError(f"{ep.url}: {type(exc).__name__}: {exc}") from None
+        raise connection_error(ep, exc) from None
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise UpstreamError(502, f"{ep.url} returned a body that is not JSON") from None
+        log.warning("%s (%s) returned a body that is not JSON", deployment_label(ep), ep.url)
+        raise UpstreamError(
+            502, f"{deployment_label(ep)} returned a body that is not JSON"
+        ) from None
+
+
+def deployment_label(ep: Endpoint) -> str:
+    """How messages that reach a caller name a deployment: its name or id, never its URL."""
+    dep = ep.deployment
+    return f"upstream deployment {dep.name or dep.id!r}"
 
 
 def connection_error(ep: Endpoint, exc: BaseException) -> UpstreamError:
+    """A transport failure; the URL and the exception's details (hosts, ports) go to the log,
+    the caller gets the deployment's name or id."""
+    who = deployment_label(ep)
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
-        return UpstreamTimeout(f"{ep.url}: stream stalled for {ep.stream_timeout.sock_read}s")
-    return UpstreamConnectionError(f"{ep.url}: {type(exc).__name__}: {exc}")
+        log.warning("%s (%s): stream stalled for %ss", who, ep.url, ep.stream_timeout.sock_read)
+        return UpstreamTimeout(f"{who}: stream stalled for {ep.stream_timeout.sock_read}s")
+    log.warning("%s (%s): %s: %s", who, ep.url, type(exc).__name__, redact(str(exc), ep.secret))
+    return UpstreamConnectionError(f"{who}: connection failed ({type(exc).__name__})")
 
 
 async def post_sse(
