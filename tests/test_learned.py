@@ -181,3 +181,19 @@ def test_shipped_default_routes_from_the_cli():
     assert d["router"] == "learned" and d["tier"] in ("haiku", "sonnet", "opus")
     assert 0.0 <= d["complexity"] <= 1.0
     assert abs(sum(d["scores"].values()) - 1.0) < 1e-4
+
+
+def test_ordinal_nonneg_constraint_blocks_a_negative_length_effect():
+    """A training set where the 'length' column ranks prompts backwards: unconstrained, the
+    classifier learns a negative weight; with the column in `nonneg` the weight stays >= 0."""
+    from tierwise.routing.learned.models import OrdinalLogistic
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(400, 3))
+    hard = (x[:, 1] - x[:, 0] + 0.3 * rng.normal(size=400)) > 0  # column 0 = "longer is easier"
+    need = np.stack([~hard, np.zeros(400, bool), hard], axis=1).astype(float)
+    w = np.ones(400)
+    free = OrdinalLogistic.fit(x, need, w, l2=1.0)
+    held = OrdinalLogistic.fit(x, need, w, l2=1.0, nonneg=[0])
+    assert free.coef[0] < -0.5
+    assert held.coef[0] >= 0.0 and held.coef[1] > 0.5

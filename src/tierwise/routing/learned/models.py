@@ -16,6 +16,7 @@ training data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,10 +92,13 @@ class OrdinalLogistic:
         weight: np.ndarray,
         l2: float = 1.0,
         group: np.ndarray | None = None,
+        nonneg: Sequence[int] = (),
     ) -> OrdinalLogistic:
         """`group` (dataset id per row) gives each dataset its own cut points during training
         (fixed effects), so the shared direction learns what ranks prompts *within* a dataset
-        rather than which dataset a prompt came from; prediction uses the weighted mean cuts."""
+        rather than which dataset a prompt came from; prediction uses the weighted mean cuts.
+        `nonneg`: input columns whose coefficient may not go below 0 (e.g. prompt length: a set
+        where longer prompts happen to be easier must not teach "long = easy" elsewhere)."""
         from scipy.optimize import minimize
 
         n, dim = x.shape
@@ -123,7 +127,11 @@ class OrdinalLogistic:
             m = g_id == k
             prior = np.clip(target[m].T @ w[m] / w[m].sum(), 1e-3, 1 - 1e-3)
             theta0[dim + k * n_cuts : dim + (k + 1) * n_cuts] = np.log(prior / (1 - prior))
-        res = minimize(f, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 500})
+        bounds = [(0.0, None) if j in set(nonneg) else (None, None) for j in range(dim)]
+        bounds += [(None, None)] * (len(theta0) - dim)
+        res = minimize(
+            f, theta0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 500}
+        )
         share = np.bincount(g_id, weights=w, minlength=n_groups)
         cuts = (res.x[dim:].reshape(n_groups, n_cuts) * share[:, None]).sum(axis=0) / share.sum()
         return cls(coef=res.x[:dim].astype(np.float32), cuts=np.sort(cuts)[::-1].astype(np.float32))
