@@ -58,7 +58,8 @@ def test_two_serve_processes_share_one_global_rpm_limit(redis_prefix: str, tmp_p
     assert all(a > 0 for a in run.accepted), run.accepted  # both served from the one budget
     assert upstream_ok == accepted  # admitted requests, and only those, reached the upstream
     low, high = run.allowance(RPM)
-    # Exactness (bucket arithmetic in one Lua script; the last token can be left unused) ...
+    # Exactness (bucket arithmetic in one Lua script; the last token can be left unused).
+    # One limit per gateway would admit about twice as many, far above `high`. There is no
+    # "close to `high`" check: where in the bracket the count lands depends on how long the
+    # first and last answers took, i.e. on machine load, not on correctness.
     assert low - 1.5 <= accepted <= high + 0.5, (accepted, low, high, run.elapsed)
-    # ... which, over a run of a few seconds, is the global limit within a few percent.
-    assert abs(accepted - high) <= 0.05 * high, (accepted, high, run.elapsed)
