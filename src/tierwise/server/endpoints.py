@@ -88,7 +88,7 @@ async def route(request: web.Request) -> web.Response:
         chat.tier_override = override
     o.requested_model = chat.model
     try:
-        decision = state.routers.for_model(chat.model).route(chat)
+        decision = (await state.routers.resolve(chat.model)).route(chat)
     except (UnknownModelError, RouterSpecError) as exc:
         return json_response(o, 400, error_body(o.api, 400, str(exc), "model", "model_not_found"))
     o.decided(decision)
