@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any
 
 import pytest
 
 from tierwise.config import load_config, parse_config
+from tierwise.server.app import warmups
 from tierwise.server.routers import RouterSet, RouterSpecError
 from tierwise.types import ChatRequest
 
@@ -92,3 +94,14 @@ def test_bad_router_models_are_named(model: str, message: str) -> None:
         rs.for_model(model)
     with pytest.raises(RouterSpecError, match=re.escape(message)):
         asyncio.run(rs.resolve(model))
+
+
+def test_gateway_start_warms_a_learned_policys_embedder(
+    make_gateway: Any, mock_upstream: Any
+) -> None:
+    cfg = parse_config(TWO_TIERS + "routing: {policy: learned}\n", "<test>")
+    gw = make_gateway(cfg.with_upstream(mock_upstream.url))
+    embedder = gw.state.routers.default.policy.embedder
+    assert embedder._table is not None and embedder._tokenizer is not None  # loaded at start
+    assert warmups(gw.state.routers.default.policy) == [embedder.warmup]
+    assert warmups(RouterSet(parse_config(TWO_TIERS, "<test>")).default.policy) == []

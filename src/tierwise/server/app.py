@@ -9,6 +9,7 @@ before the ledger flushes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +40,23 @@ def _ledger_from_config(cfg: Config) -> Any:
     return Ledger.from_config(cfg.ledger)
 
 
+def warmups(policy: Any) -> list[Callable[[], None]]:
+    """What to load before the first request: a policy's (or its embedder's) `warmup`, for the
+    policy and any policy it wraps (a cascade's `base`). Learned routers load their embedder
+    lazily (~80 ms), which the first request would otherwise pay on the event loop."""
+    out: list[Callable[[], None]] = []
+    seen: set[int] = set()
+    while policy is not None and id(policy) not in seen:
+        seen.add(id(policy))
+        fn = getattr(policy, "warmup", None) or getattr(
+            getattr(policy, "embedder", None), "warmup", None
+        )
+        if callable(fn):
+            out.append(fn)
+        policy = getattr(policy, "base", None)
+    return out
+
+
 def create_app(
     cfg: Config,
     *,
@@ -53,6 +71,11 @@ def create_app(
     factory = dispatcher_factory or default_dispatcher_factory()
 
     async def startup(app: web.Application) -> None:
+        for warm in warmups(state.routers.default.policy):
+            try:  # in a thread: other apps on this loop (tests, `demo`) keep running
+                await asyncio.to_thread(warm)
+            except Exception as exc:  # the first request will report it in context
+                log.warning("router warm-up failed: %s: %s", type(exc).__name__, exc)
         connector = aiohttp.TCPConnector(
             limit=CONNECTOR_LIMIT,
             limit_per_host=CONNECTOR_LIMIT_PER_HOST,
