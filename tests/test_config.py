@@ -166,3 +166,13 @@ def test_reserved_tier_names_and_runtime_limits() -> None:
         "cfg.yaml: ledger.batch_size: found 0; expected rows >= 1",
         "cfg.yaml: ledger.flush_interval_s: found -5.0; expected seconds > 0",
     ]
+
+
+def test_url_errors_never_echo_passwords() -> None:
+    text = GOOD + "state: redsi://:hunter2@127.0.0.1:6379\nledger: {url: 'mysql://u:pw2@h/db'}\n"
+    found = problems(text, {"TW_TEST_KEY": "k"})
+    assert found == [
+        "cfg.yaml: state: found 'redsi://:***@127.0.0.1:6379'; expected 'memory' or a redis:// URL",
+        "cfg.yaml: ledger.url: found 'mysql://u:***@h/db'; expected sqlite:///PATH or "
+        "postgresql://USER@HOST/DB",
+    ]

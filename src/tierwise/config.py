@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from tierwise.urls import redact
+
 BUILTIN_SOURCE = "<built-in default>"
 
 DEFAULT_BASE_URLS = {
@@ -450,11 +452,12 @@ def _check_semantics(cfg: Config, problem: typing.Callable[[str, str], None]) ->
         )
     _check_cascade(r.cascade, names, problem)
     if cfg.state != "memory" and not cfg.state.startswith(("redis://", "rediss://", "unix://")):
-        problem("state", f"found {cfg.state!r}; expected 'memory' or a redis:// URL")
+        problem("state", f"found {redact(cfg.state)!r}; expected 'memory' or a redis:// URL")
     if not cfg.ledger.url.startswith(("sqlite://", "postgresql://", "postgres://")):
         problem(
             "ledger.url",
-            f"found {cfg.ledger.url!r}; expected sqlite:///PATH or postgresql://USER@HOST/DB",
+            f"found {redact(cfg.ledger.url)!r}; expected sqlite:///PATH or "
+            "postgresql://USER@HOST/DB",
         )
     if not 0 < cfg.server.port < 65536:
         problem("server.port", f"found {cfg.server.port}; expected a port in 1..65535")
