@@ -67,6 +67,12 @@ def _number(body: dict[str, Any], key: str) -> float | None:
     return float(v)
 
 
+# `ChatRequest.extra` key: (the flattened system text, the caller's system blocks). The blocks
+# carry what the text loses (`cache_control` breakpoints, citations); an Anthropic upstream
+# gets them back as long as the system text is still the one they were flattened into.
+SYSTEM_BLOCKS_KEY = "_system_blocks"
+
+
 def _system_text(system: Any) -> str | None:
     if system is None:
         return None
@@ -82,6 +88,15 @@ def _system_text(system: Any) -> str | None:
             parts.append(block["text"])
         return "\n\n".join(parts)
     raise RequestError("Input should be a string or a list of text blocks", "system")
+
+
+def _system_out(request: ChatRequest) -> str | list[dict[str, Any]] | None:
+    """The upstream `system`: the caller's own blocks when it sent blocks and nothing has
+    rewritten the system text since (so `cache_control` survives), else the text."""
+    kept = request.extra.get(SYSTEM_BLOCKS_KEY) if request.extra else None
+    if kept is not None and kept[0] == request.system:
+        return kept[1]
+    return request.system or None
 
 
 def parse_request(body: Any) -> ChatRequest:
@@ -147,10 +162,14 @@ def parse_request(body: Any) -> ChatRequest:
         raise RequestError("Input should be a valid boolean", "stream")
     extra = {k: v for k, v in body.items() if k not in _MODELLED}
     extra["_api"] = "anthropic"
+    raw_system = body.get("system")
+    system = _system_text(raw_system)
+    if isinstance(raw_system, list) and raw_system:
+        extra[SYSTEM_BLOCKS_KEY] = (system, raw_system)
     return ChatRequest(
         messages=messages,
         model=model,
-        system=_system_text(body.get("system")),
+        system=system,
         tools=tools or None,
         tool_choice=tool_choice,
         max_tokens=max_tokens,
@@ -181,8 +200,9 @@ def build_body(request: ChatRequest, model: str, stream: bool) -> dict[str, Any]
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
         "messages": [_message_out(m) for m in request.messages],
     }
-    if request.system:
-        body["system"] = request.system
+    system = _system_out(request)
+    if system:
+        body["system"] = system
     if request.stop:
         body["stop_sequences"] = request.stop
     if request.temperature is not None:
@@ -206,15 +226,34 @@ def build_body(request: ChatRequest, model: str, stream: bool) -> dict[str, Any]
     return body
 
 
+def usage_in(u: dict[str, Any]) -> Usage:
+    """Anthropic usage -> canonical: `input_tokens` there excludes cache reads and writes;
+    canonical `input_tokens` counts them (see Usage)."""
+    read = u.get("cache_read_input_tokens") or 0
+    write = u.get("cache_creation_input_tokens") or 0
+    return Usage(
+        (u.get("input_tokens") or 0) + read + write, u.get("output_tokens") or 0, read, write
+    )
+
+
+def usage_out(u: Usage) -> dict[str, int]:
+    """Canonical usage -> Anthropic's (input_tokens without the cached parts)."""
+    return {
+        "input_tokens": u.uncached_input_tokens,
+        "cache_creation_input_tokens": u.cache_creation_input_tokens,
+        "cache_read_input_tokens": u.cache_read_input_tokens,
+        "output_tokens": u.output_tokens,
+    }
+
+
 def parse_response(obj: Any) -> ChatResponse:
     """An upstream Anthropic message object -> ChatResponse."""
-    usage = obj.get("usage") or {}
     return ChatResponse(
         id=obj.get("id", ""),
         model=obj.get("model", ""),
         content=obj.get("content") or [],
         stop_reason=obj.get("stop_reason"),
-        usage=Usage(usage.get("input_tokens") or 0, usage.get("output_tokens") or 0),
+        usage=usage_in(obj.get("usage") or {}),
         stop_sequence=obj.get("stop_sequence"),
     )
 
@@ -233,33 +272,54 @@ def render_response(resp: ChatResponse, model: str) -> dict[str, Any]:
         "content": resp.content,
         "stop_reason": resp.stop_reason,
         "stop_sequence": resp.stop_sequence,
-        "usage": {
-            "input_tokens": resp.usage.input_tokens,
-            "output_tokens": resp.usage.output_tokens,
-        },
+        "usage": usage_out(resp.usage),
     }
 
 
 class StreamUsage:
-    """Tokens seen in a canonical stream (message_start has input, message_delta output)."""
+    """Tokens seen in a canonical stream (message_start has input, message_delta output; newer
+    Anthropic streams repeat the input counts in message_delta). `input_tokens` counts cache
+    reads and writes too, as canonical Usage does."""
 
-    __slots__ = ("input_tokens", "output_tokens", "stop_reason")
+    __slots__ = (
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+        "output_tokens",
+        "stop_reason",
+        "uncached_input_tokens",
+    )
 
     def __init__(self) -> None:
-        self.input_tokens = 0
+        self.uncached_input_tokens = 0
+        self.cache_read_input_tokens = 0
+        self.cache_creation_input_tokens = 0
         self.output_tokens = 0
         self.stop_reason: str | None = None
+
+    @property
+    def input_tokens(self) -> int:
+        return (
+            self.uncached_input_tokens
+            + self.cache_read_input_tokens
+            + self.cache_creation_input_tokens
+        )
+
+    def _counts(self, u: dict[str, Any]) -> None:
+        self.uncached_input_tokens = u.get("input_tokens") or self.uncached_input_tokens
+        self.cache_read_input_tokens = (
+            u.get("cache_read_input_tokens") or self.cache_read_input_tokens
+        )
+        self.cache_creation_input_tokens = (
+            u.get("cache_creation_input_tokens") or self.cache_creation_input_tokens
+        )
+        self.output_tokens = u.get("output_tokens") or self.output_tokens
 
     def observe(self, event: StreamEvent) -> None:
         kind = event.get("type")
         if kind == "message_start":
-            u = event.get("message", {}).get("usage") or {}
-            self.input_tokens = u.get("input_tokens") or self.input_tokens
-            self.output_tokens = u.get("output_tokens") or self.output_tokens
+            self._counts(event.get("message", {}).get("usage") or {})
         elif kind == "message_delta":
-            u = event.get("usage") or {}
-            self.input_tokens = u.get("input_tokens") or self.input_tokens
-            self.output_tokens = u.get("output_tokens") or self.output_tokens
+            self._counts(event.get("usage") or {})
             self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
 
 

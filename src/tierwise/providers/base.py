@@ -25,8 +25,24 @@ STOP_REASONS = ("end_turn", "max_tokens", "stop_sequence", "tool_use")
 
 @dataclass(slots=True)
 class Usage:
+    """Token counts of one answer.
+
+    `input_tokens` counts every prompt token the model read, cached or not (OpenAI's
+    `prompt_tokens` meaning), so accounting never misses prompt-cache traffic. The cache
+    fields say how many of them were read from / written to Anthropic's prompt cache (billed
+    at ~0.1x / 1.25x the input price); the Anthropic renderers subtract them again, since
+    Anthropic's own `input_tokens` excludes them.
+    """
+
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+
+    @property
+    def uncached_input_tokens(self) -> int:
+        """Anthropic's `input_tokens`: the prompt tokens neither read from nor written to cache."""
+        return self.input_tokens - self.cache_read_input_tokens - self.cache_creation_input_tokens
 
 
 @dataclass(slots=True)
