@@ -11,6 +11,7 @@ import orjson
 from tierwise.providers import anthropic_format
 from tierwise.providers.base import ChatResponse, StreamEvent, UpstreamError
 from tierwise.providers.http import EndpointCache, post_json, post_sse
+from tierwise.providers.sse import malformed_event
 from tierwise.types import ChatRequest
 
 if TYPE_CHECKING:
@@ -61,9 +62,16 @@ class AnthropicProvider:
         async for name, data in post_sse(session, ep, request, body):
             if name == "ping":
                 continue
-            event = orjson.loads(data)
+            try:
+                event = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise malformed_event(data, ep.secret) from None
+            if not isinstance(event, dict):
+                raise malformed_event(data, ep.secret)
             if name == "error" or event.get("type") == "error":
-                err = event.get("error") or {}
+                err = event.get("error")
+                if not isinstance(err, dict):
+                    err = {}
                 etype = err.get("type", "api_error")
                 raise UpstreamError(
                     _STREAM_ERROR_STATUS.get(etype, 500),

@@ -11,6 +11,7 @@ import orjson
 from tierwise.providers import openai_format
 from tierwise.providers.base import ChatResponse, StreamEvent, UpstreamError
 from tierwise.providers.http import EndpointCache, post_json, post_sse
+from tierwise.providers.sse import malformed_event
 from tierwise.types import ChatRequest
 
 if TYPE_CHECKING:
@@ -46,7 +47,12 @@ class OpenAIProvider:
         async for _name, data in post_sse(session, ep, request, body):
             if data == b"[DONE]":
                 break
-            chunk = orjson.loads(data)
+            try:
+                chunk = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                raise malformed_event(data, ep.secret) from None
+            if not isinstance(chunk, dict):
+                raise malformed_event(data, ep.secret)
             err = chunk.get("error")
             if isinstance(err, dict):
                 code = err.get("code")
@@ -56,7 +62,11 @@ class OpenAIProvider:
                     error_type=str(err.get("type") or "api_error"),
                     body=chunk,
                 )
-            for event in decoder.feed(chunk):
+            try:
+                events = decoder.feed(chunk)
+            except (AttributeError, TypeError, KeyError, ValueError):  # a field of the wrong shape
+                raise malformed_event(data, ep.secret) from None
+            for event in events:
                 yield event
         if decoder.started:
             for event in decoder.finish():

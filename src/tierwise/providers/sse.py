@@ -11,6 +11,9 @@ from typing import Any
 
 import orjson
 
+from tierwise.providers.base import UpstreamError
+from tierwise.providers.errors import redact
+
 
 async def iter_sse(content: Any) -> AsyncIterator[tuple[str | None, bytes]]:
     """Yield `(event_name, data)` for each event of an aiohttp response body stream."""
@@ -31,6 +34,29 @@ async def iter_sse(content: Any) -> AsyncIterator[tuple[str | None, bytes]]:
         # ":" comments, "id:" and "retry:" fields carry nothing we use
     if data:
         yield event, b"\n".join(data)
+
+
+def malformed_event(data: bytes, secret: str = "") -> UpstreamError:
+    """An upstream stream event we cannot decode. A 502 like any bad upstream answer: before
+    the first event it is retried elsewhere and counts towards a cooldown; later it ends the
+    stream with an error event."""
+    snippet = redact(data[:120].decode("utf-8", "replace"), secret)
+    return UpstreamError(502, f"upstream sent a malformed stream event: {snippet!r}")
+
+
+def error_from_event(event: dict[str, Any]) -> UpstreamError:
+    """A canonical in-stream error event (`{"type": "error", "error": {type, message,
+    status}}`, what dispatch ends a failed stream with) as the UpstreamError it stands for,
+    so it is mapped to each caller's format and recorded like any other upstream error."""
+    err = event.get("error")
+    if not isinstance(err, dict):
+        err = {}
+    status = err.get("status")
+    return UpstreamError(
+        status if isinstance(status, int) else 500,
+        str(err.get("message") or ""),
+        error_type=str(err.get("type") or "api_error"),
+    )
 
 
 def anthropic_event(obj: dict[str, Any]) -> bytes:
