@@ -7,8 +7,9 @@ import time
 from typing import Any
 
 from tierwise.providers.base import StreamEvent
+from tierwise.providers.errors import upstream_error_body
 from tierwise.providers.openai_format.mapping import FINISH_TO_STOP, STOP_TO_FINISH, chat_id
-from tierwise.providers.sse import OPENAI_DONE, openai_data
+from tierwise.providers.sse import OPENAI_DONE, error_from_event, openai_data
 
 
 class OpenAIEncoder:
@@ -114,11 +115,22 @@ class OpenAIEncoder:
                 "total_tokens": self.input_tokens + self.output_tokens,
             }
             return openai_data({**self.base, "choices": [], "usage": usage}) + OPENAI_DONE
+        if kind == "error":
+            return self.error(stream_error_body(event))
         return b""  # content_block_stop and unknown events: nothing to say
 
     @staticmethod
     def error(body: dict[str, Any]) -> bytes:
+        """An in-stream error chunk, `data: {"error": {...}}`, as OpenAI-compatible servers
+        send it; the openai SDK raises APIError on it. No `[DONE]` follows: the answer is
+        incomplete, and a caller reading raw SSE must not take it for a finished one."""
         return openai_data(body)
+
+
+def stream_error_body(event: StreamEvent) -> dict[str, Any]:
+    """The OpenAI error object for a canonical error event: status mapped and keys redacted
+    exactly as for an error response."""
+    return upstream_error_body("openai", error_from_event(event))[1]
 
 
 class OpenAIDecoder:
