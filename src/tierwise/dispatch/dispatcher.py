@@ -251,9 +251,21 @@ class Dispatcher:
                         note = f"every tier cooling; last-resort round on {rt.name}"
                         fb = note if fb is None else f"{fb}; {note}"
                     if stream:
-                        events = self._relay(dep, it, first)
-                        return StreamDispatch(rt.name, dep.model, dep.id, attempts, fb, events)
-                    return DispatchResult(resp, rt.name, dep.model, dep.id, attempts, fb)
+                        end = _StreamEnd(self.state, dep, it)
+                        return StreamDispatch(
+                            rt.name,
+                            dep.model,
+                            dep.id,
+                            attempts,
+                            fb,
+                            self._relay(dep, it, first, end),
+                            dep.price_in,
+                            dep.price_out,
+                            end,
+                        )
+                    return DispatchResult(
+                        resp, rt.name, dep.model, dep.id, attempts, fb, dep.price_in, dep.price_out
+                    )
                 if has_next:
                     summary = why or _summarise(fails)
                     note = f"{rt.name} unavailable: {summary}; fell back to {chain[ti + 1].name}"
@@ -427,11 +439,13 @@ class Dispatcher:
         return it, first
 
     async def _relay(
-        self, dep: Deployment, it: AsyncIterator[StreamEvent], first: StreamEvent
+        self,
+        dep: Deployment,
+        it: AsyncIterator[StreamEvent],
+        first: StreamEvent,
+        end: _StreamEnd,
     ) -> AsyncIterator[StreamEvent]:
         """Yield the stream; a failure after the first byte ends it with one error event."""
-        state = self.state
-        out_tokens = 0
         try:
             yield first
             while True:
@@ -441,7 +455,7 @@ class Dispatcher:
                 except StopAsyncIteration:
                     break
                 if ev.get("type") == "message_delta":
-                    out_tokens = ev.get("usage", {}).get("output_tokens", out_tokens)
+                    end.out_tokens = ev.get("usage", {}).get("output_tokens", end.out_tokens)
                 yield ev
         except UpstreamError as err:
             self._failed(dep, err)
@@ -455,10 +469,34 @@ class Dispatcher:
             self._failed(dep, err)
             yield error_event(err)
         finally:
-            state.end(dep.id)
-            if dep.tpm is not None and out_tokens:
-                state.charge(dep.id, dep.tpm, out_tokens)
-            await _aclose(it)
+            await end()
+
+
+class _StreamEnd:
+    """Ends one upstream stream exactly once: in-flight count, tpm charge, the connection.
+
+    Called from the relay's `finally` and from `StreamDispatch.close()`, because a relay the
+    server never started (client gone before the first write) never runs its `finally`.
+    """
+
+    __slots__ = ("dep", "done", "it", "out_tokens", "state")
+
+    def __init__(self, state: StateBackend, dep: Deployment, it: AsyncIterator[StreamEvent]):
+        self.state = state
+        self.dep = dep
+        self.it = it
+        self.out_tokens = 0
+        self.done = False
+
+    async def __call__(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        dep = self.dep
+        self.state.end(dep.id)
+        if dep.tpm is not None and self.out_tokens:
+            self.state.charge(dep.id, dep.tpm, self.out_tokens)
+        await _aclose(self.it)
 
 
 def _summarise(fails: dict[int, int] | None) -> str:

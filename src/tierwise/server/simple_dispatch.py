@@ -1,8 +1,10 @@
 """A minimal dispatcher with the dispatch contract's interface: the decided tier's first
 deployment, one attempt, no retries or fallbacks.
 
-It lets the server run (and be tested) without `tierwise.dispatch`, and is the reference for
-what the server needs from a dispatcher; the real one adds balancing, retries and fallbacks.
+Tests pin it (`create_app(..., dispatcher_factory=SimpleDispatcher)`) to check the server's
+error mapping without dispatch policy in the way; it is also the shortest reference for what
+the server needs from a dispatcher. Mid-stream failures are raised from `events` (the real
+Dispatcher turns them into an error event instead); the server handles both.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class SimpleDispatcher:
         self.session = session
         self.targets: dict[str, DeploymentConfig] = {t.name: t.deployments[0] for t in cfg.tiers}
         self.ids = {name: dep.id for name, dep in self.targets.items()}
+        # Owned by this dispatcher: adapters cache per-deployment constants (keys included).
+        self.providers = {d.provider: get_provider(d.provider) for d in self.targets.values()}
 
     async def start(self) -> None:
         return None
@@ -35,19 +39,45 @@ class SimpleDispatcher:
 
     async def complete(self, request: ChatRequest, decision: Decision) -> DispatchResult:
         dep = self.targets[decision.tier]
-        response = await get_provider(dep.provider).complete(self.session, dep, request)
-        return DispatchResult(response, decision.tier, dep.model, self.ids[decision.tier], 1, None)
+        response = await self.providers[dep.provider].complete(self.session, dep, request)
+        return DispatchResult(
+            response, decision.tier, dep.model, self.ids[decision.tier], 1, None, *_prices(dep)
+        )
 
     async def stream(self, request: ChatRequest, decision: Decision) -> StreamDispatch:
         dep = self.targets[decision.tier]
-        events = get_provider(dep.provider).stream(self.session, dep, request)
+        events = self.providers[dep.provider].stream(self.session, dep, request)
         try:
             first = await anext(aiter(events))  # errors before the first event raise here
         except StopAsyncIteration:
             raise UpstreamError(502, "upstream ended the stream before any event") from None
+        except BaseException:
+            await _aclose(events)
+            raise
+
+        async def end() -> None:  # closing an already closed generator is a no-op
+            await _aclose(events)
+
         return StreamDispatch(
-            decision.tier, dep.model, self.ids[decision.tier], 1, None, _chain(first, events)
+            decision.tier,
+            dep.model,
+            self.ids[decision.tier],
+            1,
+            None,
+            _chain(first, events),
+            *_prices(dep),
+            end,
         )
+
+
+def _prices(dep: DeploymentConfig) -> tuple[float | None, float | None]:
+    return dep.price_in, dep.price_out  # None: the server falls back to the tier's price
+
+
+async def _aclose(it: AsyncIterator[StreamEvent]) -> None:
+    aclose = getattr(it, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 async def _chain(
@@ -58,6 +88,4 @@ async def _chain(
         async for event in rest:
             yield event
     finally:
-        aclose = getattr(rest, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await _aclose(rest)
