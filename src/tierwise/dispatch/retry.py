@@ -1,23 +1,18 @@
-"""Which upstream errors are worth another try, and how long to wait before it.
+"""How long to wait before another try, and which client errors blame the deployment.
 
-Retried: 429, 408/409, 5xx (incl. Anthropic's 529 overloaded), timeouts and connection errors
-(status 0). Not retried: every other 4xx (400, 401, 403, 404, 422, ...): the same request would
-fail the same way on any deployment.
+Whether an error is worth another try is `UpstreamError.retryable`. Retried: 429, 408/409,
+5xx (incl. Anthropic's 529 overloaded), timeouts and connection errors (status 0). Not
+retried: every other 4xx (400, 401, 403, 404, 422, ...): the same request would fail the same
+way on any deployment.
 """
 
 from __future__ import annotations
 
 import random
 
-from tierwise.providers.base import UpstreamError
-
 # Client errors that say the *deployment* is misconfigured (bad key, unknown model) rather than
 # the request: not retried, but they do count towards that deployment's cooldown.
 DEPLOYMENT_FAULTS = frozenset({401, 403, 404})
-
-
-def is_retryable(err: UpstreamError) -> bool:
-    return err.retryable
 
 
 def backoff_s(
