@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from time import perf_counter
 from typing import Any
 
@@ -18,8 +18,14 @@ import orjson
 from aiohttp import web
 
 from tierwise.providers import anthropic_format, openai_format
-from tierwise.providers.base import UPSTREAM_HEADERS_KEY, ChatResponse, UpstreamError
+from tierwise.providers.base import (
+    UPSTREAM_HEADERS_KEY,
+    ChatResponse,
+    StreamEvent,
+    UpstreamError,
+)
 from tierwise.providers.errors import RequestError, error_body, redact, upstream_error_body
+from tierwise.providers.sse import error_from_event
 from tierwise.routing.ladder import UnknownModelError
 from tierwise.server.outcome import Outcome, finish
 from tierwise.server.routers import RouterSpecError
@@ -131,6 +137,11 @@ async def _chat(request: web.Request, api: str) -> web.StreamResponse:
     except Exception:
         log.exception("request %s: internal error", o.request_id)
         o.error_class = "internal_error"
+        if o.sse is not None:  # a stream is already on the wire: never a second response
+            o.status = 500
+            with contextlib.suppress(ConnectionResetError):
+                await o.sse.write_eof()
+            return o.sse
         return json_response(o, 500, error_body(api, 500, "internal gateway error; see logs"))
     finally:
         state.metrics.in_flight -= 1
@@ -185,6 +196,7 @@ async def _handle(request: web.Request, state: GatewayState, o: Outcome) -> web.
     o.upstream_s += perf_counter() - t
     o.tier, o.model, o.deployment_id = result.tier, result.model, result.deployment_id
     o.fallback_reason = result.fallback_reason
+    o.prices = result.price_in, result.price_out
     resp = result.response
     o.input_tokens, o.output_tokens = resp.usage.input_tokens, resp.usage.output_tokens
     return json_response(o, 200, render(resp, result.model))
@@ -203,23 +215,37 @@ async def _stream(
     o.ttft_ms = (perf_counter() - o.t0) * 1000.0
     o.tier, o.model, o.deployment_id = sd.tier, sd.model, sd.deployment_id
     o.fallback_reason = sd.fallback_reason
+    o.prices = sd.price_in, sd.price_out
+    try:
+        return await _write_stream(request, o, chat, sd.events)
+    finally:  # also when the relay never started (the caller left before the first write)
+        await sd.close()
+
+
+async def _write_stream(
+    request: web.Request, o: Outcome, chat: ChatRequest, events: AsyncIterator[StreamEvent]
+) -> web.StreamResponse:
+    """Write the stream in the caller's format. Once the response is prepared nothing may
+    escape but cancellation: a failure becomes an in-stream error and the stream ends."""
     encoder: Any
     if o.api == "openai":
         opts = chat.extra.get("stream_options")
         encoder = openai_format.OpenAIEncoder(
-            sd.model, isinstance(opts, dict) and bool(opts.get("include_usage"))
+            o.model, isinstance(opts, dict) and bool(opts.get("include_usage"))
         )
     else:
         encoder = anthropic_format.AnthropicEncoder()
     usage = anthropic_format.StreamUsage()
-    events = sd.events
     o.status = 200
     headers = o.headers()
     headers.update(SSE_HEADERS)
     resp = web.StreamResponse(status=200, headers=headers)
     try:
         await resp.prepare(request)
+        o.sse = resp
         async for event in events:
+            if event.get("type") == "error":  # the dispatcher's end-of-stream failure
+                raise error_from_event(event)
             usage.observe(event)
             data = encoder.encode(event)
             if data:
@@ -227,14 +253,26 @@ async def _stream(
     except UpstreamError as exc:  # after the first byte: report it in-stream
         status, body = upstream_error_body(o.api, exc)
         o.status, o.error_class = status, exc.error_type or f"upstream_{exc.status}"
+        log.warning(
+            "request %s: stream failed: upstream %s %s: %s",
+            o.request_id,
+            exc.status,
+            exc.error_type,
+            redact(exc.message),
+        )
         with contextlib.suppress(ConnectionResetError):
             await resp.write(encoder.error(body))
     except ConnectionResetError:
         o.status, o.error_class = 499, "client_disconnected"
+    except Exception:
+        if o.sse is None:
+            raise  # nothing sent yet: _chat answers with a plain 500
+        log.exception("request %s: internal error mid-stream", o.request_id)
+        o.status, o.error_class = 500, "internal_error"
+        body = error_body(o.api, 500, "internal gateway error; see logs")
+        with contextlib.suppress(ConnectionResetError):
+            await resp.write(encoder.error(body))
     finally:
-        aclose = getattr(events, "aclose", None)
-        if aclose is not None:
-            await aclose()
         o.input_tokens, o.output_tokens = usage.input_tokens, usage.output_tokens
     with contextlib.suppress(ConnectionResetError):
         await resp.write_eof()

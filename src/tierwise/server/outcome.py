@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from time import perf_counter
+from typing import Any
 
 from tierwise.server.state import GatewayState
 from tierwise.types import Decision, estimate_tokens
@@ -30,12 +31,14 @@ class Outcome:
         "model",
         "output_tokens",
         "overhead_s",
+        "prices",
         "prompt_chars",
         "reason",
         "request_id",
         "requested_model",
         "router",
         "scores",
+        "sse",
         "status",
         "streamed",
         "t0",
@@ -67,6 +70,10 @@ class Outcome:
         # (tier, input_tokens, output_tokens), added to the row's tokens and cost.
         self.extra_calls: list[tuple[str, int, int]] | None = None
         self.extra_headers: dict[str, str] | None = None
+        # USD per million tokens (in, out) of the deployment that answered; None: the tier's.
+        self.prices: tuple[float | None, float | None] | None = None
+        # The prepared SSE response, once a stream is on the wire (no second response then).
+        self.sse: Any = None
 
     def decided(self, d: Decision) -> None:
         self.tier, self.model, self.router = d.tier, d.model, d.router
@@ -102,7 +109,7 @@ def finish(state: GatewayState, o: Outcome, end: float) -> None:
     latency_s = end - o.t0
     if o.overhead_s < 0:  # never sent headers (e.g. the client went away first)
         o.overhead_s = latency_s - o.upstream_s
-    cost = state.cost(o.tier, o.input_tokens, o.output_tokens)
+    cost = state.cost(o.tier, o.input_tokens, o.output_tokens, o.prices)
     if o.extra_calls:  # every call is billed, so it counts: tokens and cost of all of them
         for tier, tokens_in, tokens_out in o.extra_calls:
             cost += state.cost(tier, tokens_in, tokens_out)

@@ -39,9 +39,23 @@ class GatewayState:
         self.ready = False
         self.secrets = tuple(d.api_key for t in cfg.tiers for d in t.deployments if d.api_key)
 
-    def cost(self, tier: str, input_tokens: int, output_tokens: int) -> float:
+    def cost(
+        self,
+        tier: str,
+        input_tokens: int,
+        output_tokens: int,
+        deployment: tuple[float | None, float | None] | None = None,
+    ) -> float:
+        """USD for the tokens: the answering deployment's prices (per million, from dispatch)
+        where it has them, else the tier's."""
         p = self.prices.get(tier)
-        return input_tokens * p[0] + output_tokens * p[1] if p else 0.0
+        p_in, p_out = p if p else (0.0, 0.0)
+        if deployment is not None:
+            if deployment[0] is not None:
+                p_in = deployment[0] / 1e6
+            if deployment[1] is not None:
+                p_out = deployment[1] / 1e6
+        return input_tokens * p_in + output_tokens * p_out
 
     def record(self, row: Any) -> None:
         """Hand a ledger row over; a ledger problem never fails a request."""
