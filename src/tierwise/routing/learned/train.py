@@ -49,9 +49,11 @@ class Params:
     # (0.58-0.59 APGR on the held-out sets). Costs APGR-by-cost where answers are 1 token.
     length_weight: float = 1.0
     emb_scale: float = 1.0  # < 1: linear components lean on the cheap features
-    # cheap features whose classifier coefficient must be >= 0: a set where longer prompts are
-    # easier (MATH level 5) must not teach "long = easy" for word problems elsewhere
-    nonneg: tuple[str, ...] = ("log_tokens",)
+    # cheap features whose classifier coefficient must be >= 0 (the length-like ones): a set
+    # where longer prompts are easier (MATH level 5) must not teach "long = easy" elsewhere;
+    # unconstrained, log_lines came out negative and made one-line chat prompts ("hi") the
+    # hardest of all. Same cv / lodo APGR of the ensemble (docs/learned-routing.md)
+    nonneg: tuple[str, ...] = ("log_tokens", "sig_length", "log_lines")
     seed: int = 0
 
 
