@@ -354,3 +354,19 @@ def test_endpoint_urls_and_provider_lookup() -> None:
     assert get_provider("anthropic") is not get_provider("anthropic")
     with pytest.raises(ValueError, match="unknown provider"):
         get_provider("bedrock")
+
+
+def test_openai_stream_prompt_tokens_include_anthropic_cache_tokens() -> None:
+    enc = of.OpenAIEncoder("gpt", include_usage=True)
+    usage = {"input_tokens": 5, "cache_read_input_tokens": 100, "cache_creation_input_tokens": 20,
+             "output_tokens": 1}
+    events = [
+        {"type": "message_start", "message": {"id": "msg_1", "usage": usage}},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+         "usage": {"output_tokens": 7}},
+        {"type": "message_stop"},
+    ]
+    lines = b"".join(enc.encode(e) for e in events).split(b"\n\n")
+    chunks = [orjson.loads(ln[6:]) for ln in lines if ln.startswith(b"data: {")]
+    assert chunks[-1]["usage"] == {"prompt_tokens": 125, "completion_tokens": 7,
+                                   "total_tokens": 132}

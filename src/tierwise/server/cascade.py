@@ -172,6 +172,7 @@ async def answer(
     tier_, in_, out_ = calls.pop()  # the returned answer's tokens are the row's own
     o.tier, o.model, o.deployment_id = tier_, best.model, best.deployment_id
     o.fallback_reason = best.fallback_reason
+    o.prices = (best.price_in, best.price_out)
     o.input_tokens, o.output_tokens = in_, out_
     if not chat.stream:
         render = FORMATS[o.api][1]
@@ -197,7 +198,7 @@ def response_events(resp: ChatResponse, model: str) -> list[StreamEvent]:
                 "content": [],
                 "stop_reason": None,
                 "stop_sequence": None,
-                "usage": {"input_tokens": u.input_tokens, "output_tokens": 1},
+                "usage": {**anthropic_format.usage_out(u), "output_tokens": 1},
             },
         }
     ]

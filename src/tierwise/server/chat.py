@@ -164,7 +164,7 @@ async def _handle(request: web.Request, state: GatewayState, o: Outcome) -> web.
         chat.extra[UPSTREAM_HEADERS_KEY] = passthrough
     o.prompt_chars = chat.total_chars()
     try:
-        router = state.routers.for_model(chat.model)
+        router = await state.routers.resolve(chat.model)
         decision = router.route(chat)
     except UnknownModelError as exc:
         o.error_class = "unknown_model"

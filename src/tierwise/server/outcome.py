@@ -130,10 +130,8 @@ def finish(state: GatewayState, o: Outcome, end: float) -> None:
     )
     if state.ledger is None:
         return
-    try:
-        from tierwise.ledger.row import LedgerRow
-    except ImportError:  # ledger not installed in this build: nothing to record
-        return
+    from tierwise.ledger.row import LedgerRow
+
     state.record(
         LedgerRow(
             request_id=o.request_id,

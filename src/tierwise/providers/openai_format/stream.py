@@ -97,12 +97,12 @@ class OpenAIEncoder:
             msg = event.get("message") or {}
             self.base["id"] = chat_id(msg.get("id", ""))
             u = msg.get("usage") or {}
-            self.input_tokens = u.get("input_tokens") or 0
+            self.input_tokens = _prompt_tokens(u) or 0
             self.output_tokens = u.get("output_tokens") or 0
             return self._chunk({"role": "assistant", "content": ""})
         if kind == "message_delta":
             u = event.get("usage") or {}
-            self.input_tokens = u.get("input_tokens") or self.input_tokens
+            self.input_tokens = _prompt_tokens(u) or self.input_tokens
             self.output_tokens = u.get("output_tokens") or self.output_tokens
             stop = (event.get("delta") or {}).get("stop_reason") or ""
             return self._chunk({}, STOP_TO_FINISH.get(stop, "stop"))
@@ -253,3 +253,13 @@ class OpenAIDecoder:
         )
         out.append({"type": "message_stop"})
         return out
+
+
+def _prompt_tokens(usage: dict[str, Any]) -> int:
+    """OpenAI's prompt_tokens counts every prompt token; Anthropic's input_tokens leaves out
+    cache reads and writes, so they are added back."""
+    return (
+        (usage.get("input_tokens") or 0)
+        + (usage.get("cache_read_input_tokens") or 0)
+        + (usage.get("cache_creation_input_tokens") or 0)
+    )
