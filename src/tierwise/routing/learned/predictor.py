@@ -22,8 +22,23 @@ from tierwise.routing.learned.models import (
 )
 
 ROUTER_KINDS = ("classifier", "mf", "knn", "sw", "ensemble")
+#: Training quantile below which a prompt counts as out of distribution (see `Predictor.ood`).
+OOD_QUANTILE = 0.02
 DEFAULT_KNN = {"k": 50, "sw_k": 200, "sw_temperature": 0.05, "shrink": 2.0}
 QUANTILES = 201
+
+
+@dataclass
+class Prediction:
+    need: np.ndarray  # (n, N) need distribution
+    complexity: np.ndarray  # (n,) in [0, 1], after the out-of-distribution fallback
+    fallback: np.ndarray  # (n,) weight the length prior got instead of the learned parts
+    similarity: np.ndarray  # (n,) mean top-k neighbour similarity (NaN when not computed)
+
+
+def _ramp(x: np.ndarray, at: float, lowest: float) -> np.ndarray:
+    """0 at or above `at`, rising linearly to 1 at `lowest` and below."""
+    return np.clip((at - x) / max(at - lowest, 1e-9), 0.0, 1.0)
 
 
 @dataclass
@@ -45,6 +60,9 @@ class Predictor:
     # stronger ridge penalty on the embedding than on the cheap features (which transfer better)
     emb_scale: float = 1.0
     thresholds: list[float] | None = None  # calibrated cut points carried by the artifact
+    # out-of-distribution fallback of the ensemble (`fallback`): training statistics of the
+    # neighbour similarity and of log length; {} (old artifacts) = no fallback
+    ood: dict[str, float] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -94,7 +112,7 @@ class Predictor:
             learned = sum(w for k, w in weights.items() if k != "length") or 1.0
             need: np.ndarray = np.zeros((len(emb), self.n_tiers))
             score = np.zeros(len(emb))
-            if "knn" in weights and "sw" in weights and self.index is not None:
+            if hits is None and "knn" in weights and "sw" in weights and self.index is not None:
                 hits = self.index.search(emb, int(max(self.knn["k"], self.knn["sw_k"])))
             for k, w in weights.items():
                 if k == "length":
@@ -126,8 +144,51 @@ class Predictor:
         self, kind: str, emb: np.ndarray, feats: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """(need distribution (n, N), complexity (n,) in [0, 1]) for router `kind`."""
-        need, raw = self.raw(kind, emb, feats)
-        return need, self._calibrated(kind, raw)
+        p = self.predict_detail(kind, emb, feats)
+        return p.need, p.complexity
+
+    def predict_detail(self, kind: str, emb: np.ndarray, feats: np.ndarray) -> Prediction:
+        """`predict` plus the out-of-distribution fallback's weight and similarity per prompt.
+
+        For the ensemble, prompts unlike the training data (see `fallback`) have their
+        complexity moved towards the length prior's: the learned parts extrapolate there
+        (benchmark-trained embedding neighbours of "hi" are arbitrary), length does not.
+        """
+        n = len(emb)
+        weight, sim = np.zeros(n), np.full(n, np.nan)
+        use_ood = kind == "ensemble" and bool(self.ood) and "length" in self.quantiles
+        hits = None
+        if use_ood and self.index is not None:
+            k = int(max(self.knn["k"], self.knn["sw_k"]))
+            hits = self.index.search(emb, k)  # the one search knn and sw share anyway
+        need, raw = self.raw(kind, emb, feats, hits)
+        complexity = self._calibrated(kind, raw)
+        if use_ood:
+            weight, sim = self.fallback(feats, hits)
+            prior = self._calibrated("length", feats[:, 0].astype(np.float64))
+            complexity = (1.0 - weight) * complexity + weight * prior
+        return Prediction(need, complexity, weight, sim)
+
+    def fallback(
+        self, feats: np.ndarray, hits: tuple[np.ndarray, np.ndarray] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(weight of the length prior in [0, 1], mean top-k neighbour similarity) per prompt.
+
+        Two ways to be out of the training distribution, each measured against the training
+        set's own statistics: the mean cosine similarity of the k nearest training prompts
+        (leave-one-out on the training prompts), and the prompt's log length. Above the
+        `OOD_QUANTILE` quantile of the training values the weight is 0; below it, it rises
+        linearly to 1 at the training minimum (nothing that far out was ever seen). The weight
+        is the larger of the two.
+        """
+        o = self.ood
+        length = feats[:, 0].astype(np.float64)
+        weight = _ramp(length, o["len_at"], o["len_min"])
+        sim = np.full(len(feats), np.nan)
+        if hits is not None and "sim_at" in o:
+            sim = hits[0][:, : int(o["sim_k"])].astype(np.float64).mean(axis=1)
+            weight = np.maximum(weight, _ramp(sim, o["sim_at"], o["sim_min"]))
+        return weight, sim
 
     def calibrate(self, kind: str, raw: np.ndarray, weight: np.ndarray | None = None) -> None:
         """Store weighted quantiles of `raw` so complexity is uniform on these prompts."""
@@ -170,6 +231,7 @@ class Predictor:
             "default_router": self.default_kind,
             "thresholds": self.thresholds,
             "emb_scale": self.emb_scale,
+            "ood": self.ood,
         }
         return Artifact(meta=meta, arrays=arrays)
 
@@ -191,6 +253,7 @@ class Predictor:
                 default_kind=str(m.get("default_router", "ensemble")),
                 thresholds=m.get("thresholds"),
                 emb_scale=float(m.get("emb_scale", 1.0)),
+                ood={k: float(v) for k, v in (m.get("ood") or {}).items()},
                 meta={k: v for k, v in m.items() if k not in ("knn",)},
             )
         except KeyError as exc:

@@ -24,7 +24,7 @@ from tierwise.routing.learned.models import (
     need_distribution,
     tier_positions,
 )
-from tierwise.routing.learned.predictor import DEFAULT_KNN, Predictor
+from tierwise.routing.learned.predictor import DEFAULT_KNN, OOD_QUANTILE, Predictor
 
 Progress = Callable[[str, float], None]
 
@@ -54,6 +54,9 @@ class Params:
     # unconstrained, log_lines came out negative and made one-line chat prompts ("hi") the
     # hardest of all. Same cv / lodo APGR of the ensemble (docs/learned-routing.md)
     nonneg: tuple[str, ...] = ("log_tokens", "sig_length", "log_lines")
+    # out-of-distribution fallback: below this training quantile of neighbour similarity or
+    # length, the ensemble leans on the length prior (0 = off; see Predictor.fallback)
+    ood_quantile: float = OOD_QUANTILE
     seed: int = 0
 
 
@@ -235,9 +238,10 @@ def fit_predictor(
             x, **pairs, n_tiers=ts.n_tiers, dim=p.mf_dim, l2=p.mf_l2, seed=p.seed,
             maxiter=p.mf_iter,
         )
+    index_rows: np.ndarray | None = None  # training rows kept in the neighbour index
     if "knn" in wanted:
         say("neighbour index", 0.8)
-        rows = _index_rows(ts, idx, p.max_index, p.seed)
+        rows = index_rows = _index_rows(ts, idx, p.max_index, p.seed)
         prior = (need * w[:, None]).sum(axis=0) / w.sum()
         labels = ts.need()
         if p.fixed_effects:
@@ -256,12 +260,48 @@ def fit_predictor(
             pred.ensemble_weights["length"] = p.length_weight
             pred.calibrate("length", feats[:, 0].astype(np.float64), w)
         pred.calibrate("ensemble", pred.raw("ensemble", emb, feats)[1], w)
+    if "ensemble" in kinds and "length" in pred.ensemble_weights and p.ood_quantile > 0:
+        pred.ood = _ood_statistics(pred, idx, index_rows, emb, feats, w, p.ood_quantile)
     available = pred.kinds()
     pred.default_kind = next(k for k in (*kinds, *available) if k in available)
     pred.meta["features"] = list(FEATURE_NAMES)
     pred.meta["params"] = {k: v for k, v in p.__dict__.items()}
     pred.meta["trained_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return pred
+
+
+def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
+    order = np.argsort(x, kind="stable")
+    cum = np.cumsum(w[order])
+    return float(np.interp(q * cum[-1], cum, x[order]))
+
+
+def _ood_statistics(
+    pred: Predictor,
+    idx: np.ndarray,
+    index_rows: np.ndarray | None,
+    emb: np.ndarray,
+    feats: np.ndarray,
+    w: np.ndarray,
+    q: float,
+) -> dict[str, float]:
+    """Where the training prompts end: the weighted `q` quantile and the minimum of log length
+    and of the mean similarity to the k nearest index prompts, leaving each prompt itself out
+    (an index prompt is its own nearest neighbour, which would make everything look familiar)."""
+    length = feats[:, 0].astype(np.float64)
+    out = {"quantile": q, "len_at": _weighted_quantile(length, w, q)}
+    out["len_min"] = float(length.min())
+    if pred.index is None or index_rows is None:
+        return out
+    k = int(pred.knn["k"])
+    sims, hit = pred.index.search(emb, k + 1)
+    pos = np.full(int(max(idx.max(), index_rows.max())) + 1, -1)
+    pos[index_rows] = np.arange(len(index_rows))
+    own = hit == pos[idx][:, None]  # at most one True per row
+    keep = np.argsort(own, axis=1, kind="stable")[:, :k]  # the self hit, if any, sorts last
+    sim = np.take_along_axis(sims, keep, axis=1).astype(np.float64).mean(axis=1)
+    out.update(sim_k=float(k), sim_at=_weighted_quantile(sim, w, q), sim_min=float(sim.min()))
+    return out
 
 
 def split(ts: TrainingSet, val: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
