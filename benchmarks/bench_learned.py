@@ -110,6 +110,7 @@ def evaluate(
     """Complexity for every item under `protocol`, then metrics per dataset and setting."""
     rng = np.random.default_rng(seed)
     comp = {r: np.zeros(len(ts)) for r in routers}
+    fallback = np.zeros(len(ts))  # the ensemble's out-of-distribution fallback weight
     t0 = time.perf_counter()
     if protocol == "cv":
         fold = np.zeros(len(ts), dtype=int)
@@ -123,13 +124,21 @@ def evaluate(
     for g, (tr, te) in enumerate(groups):
         pred = fit_predictor(ts, tr, kinds=["ensemble", *routers], params=params)
         for r in routers:
-            comp[r][te] = pred.predict(r, ts.emb[te], ts.feats[te])[1]
+            detail = pred.predict_detail(r, ts.emb[te], ts.feats[te])
+            comp[r][te] = detail.complexity
+            if r == "ensemble":
+                fallback[te] = detail.fallback
         print(f"  {protocol} group {g + 1}/{len(groups)} done ({time.perf_counter() - t0:.0f}s)",
               file=sys.stderr)
     comp.update(baselines(ts, rng))
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez(CACHE / f"complexity-{protocol}.npz", **comp)  # for offline ensemble analysis
     results: dict[str, Any] = {}
+    print(f"\n### {protocol}: ensemble out-of-distribution fallback (share of items with "
+          "weight > 0 / mean weight)\n")
+    for d_i, name in enumerate(ts.names):
+        fb = fallback[ts.ds == d_i]
+        print(f"| {name} | {np.mean(fb > 0):.3f} | {fb.mean():.3f} |")
     for d_i, d in enumerate(ts.datasets):
         rows_all = np.nonzero(ts.ds == d_i)[0]
         rows = ts.row[rows_all]
