@@ -92,11 +92,9 @@ class RouterSet:
     def for_model(self, model: str) -> ChainRouter:
         """The router for a request's model; builds a name's first policy here, blocking.
         Prefer `await resolve(model)` on the event loop."""
-        if not model.startswith("router-"):
-            return self.default
-        router = self._by_model.get(model)
-        if router is not None:
-            return router
+        known = self._known(model)
+        if known is not None:
+            return known
         name, threshold = parse_spec(model)
         base = self._bases.get(name)
         if base is None:
@@ -107,11 +105,9 @@ class RouterSet:
         """`for_model`, but a name's first (possibly slow) build runs in a worker thread.
 
         Concurrent first requests for one name share that build."""
-        if not model.startswith("router-"):
-            return self.default
-        router = self._by_model.get(model)
-        if router is not None:
-            return router
+        known = self._known(model)
+        if known is not None:
+            return known
         name, threshold = parse_spec(model)
         base = self._bases.get(name)
         if base is None:
@@ -121,6 +117,12 @@ class RouterSet:
                 self._building[name] = pending
             base = await asyncio.shield(pending)  # a caller who leaves does not cancel it
         return self._remember(model, self._variant(base, name, threshold))
+
+    def _known(self, model: str) -> ChainRouter | None:
+        """The default router for non-`router-…` models, else a variant already built."""
+        if not model.startswith("router-"):
+            return self.default
+        return self._by_model.get(model)
 
     async def _build_in_thread(self, name: str, model: str) -> ChainRouter:
         try:
