@@ -171,7 +171,8 @@ tiers:
     row = gw.row(raw.headers["x-tierwise-request-id"])
     total_in = UNCACHED + READ + WRITE
     assert (row.input_tokens, row.output_tokens) == (total_in, OUT)
-    assert row.cost_usd == pytest.approx((total_in * 1 + OUT * 5) / 1e6)
+    # cache reads at 0.1x and writes at 1.25x the input price, as Anthropic bills them
+    assert row.cost_usd == pytest.approx((UNCACHED * 1 + READ * 0.1 + WRITE * 1.25 + OUT * 5) / 1e6)
 
     with client.messages.stream(
         model="small", max_tokens=16, system=SYSTEM, messages=[{"role": "user", "content": "hi"}]

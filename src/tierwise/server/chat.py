@@ -199,6 +199,8 @@ async def _handle(request: web.Request, state: GatewayState, o: Outcome) -> web.
     o.prices = result.price_in, result.price_out
     resp = result.response
     o.input_tokens, o.output_tokens = resp.usage.input_tokens, resp.usage.output_tokens
+    o.cache_read = resp.usage.cache_read_input_tokens
+    o.cache_write = resp.usage.cache_creation_input_tokens
     return json_response(o, 200, render(resp, result.model))
 
 
@@ -274,6 +276,8 @@ async def _write_stream(
             await resp.write(encoder.error(body))
     finally:
         o.input_tokens, o.output_tokens = usage.input_tokens, usage.output_tokens
+        o.cache_read = usage.cache_read_input_tokens
+        o.cache_write = usage.cache_creation_input_tokens
     with contextlib.suppress(ConnectionResetError):
         await resp.write_eof()
     return resp

@@ -21,6 +21,8 @@ class Outcome:
 
     __slots__ = (
         "api",
+        "cache_read",
+        "cache_write",
         "complexity",
         "deployment_id",
         "error_class",
@@ -59,6 +61,7 @@ class Outcome:
         self.scores: dict[str, float] = {}
         self.prompt_chars = 0
         self.input_tokens = self.output_tokens = 0
+        self.cache_read = self.cache_write = 0  # prompt-cache parts of input_tokens
         self.status = 500
         self.error_class: str | None = None
         self.streamed = False
@@ -109,7 +112,9 @@ def finish(state: GatewayState, o: Outcome, end: float) -> None:
     latency_s = end - o.t0
     if o.overhead_s < 0:  # never sent headers (e.g. the client went away first)
         o.overhead_s = latency_s - o.upstream_s
-    cost = state.cost(o.tier, o.input_tokens, o.output_tokens, o.prices)
+    cost = state.cost(
+        o.tier, o.input_tokens, o.output_tokens, o.prices, o.cache_read, o.cache_write
+    )
     if o.extra_calls:  # every call is billed, so it counts: tokens and cost of all of them
         for tier, tokens_in, tokens_out in o.extra_calls:
             cost += state.cost(tier, tokens_in, tokens_out)

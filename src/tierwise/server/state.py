@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("tierwise.server")
 
 
+# Anthropic's prompt-cache prices relative to the input price (reads; 5-minute cache writes).
+CACHE_READ_FACTOR = 0.1
+CACHE_WRITE_FACTOR = 1.25
+
 class GatewayState:
     def __init__(self, cfg: Config, router_name: str | None) -> None:
         self.cfg = cfg
@@ -45,9 +49,12 @@ class GatewayState:
         input_tokens: int,
         output_tokens: int,
         deployment: tuple[float | None, float | None] | None = None,
+        cache_read: int = 0,
+        cache_write: int = 0,
     ) -> float:
         """USD for the tokens: the answering deployment's prices (per million, from dispatch)
-        where it has them, else the tier's."""
+        where it has them, else the tier's. `input_tokens` includes the prompt-cache reads and
+        writes, which Anthropic bills at 0.1x and 1.25x the input price."""
         p = self.prices.get(tier)
         p_in, p_out = p if p else (0.0, 0.0)
         if deployment is not None:
@@ -55,7 +62,8 @@ class GatewayState:
                 p_in = deployment[0] / 1e6
             if deployment[1] is not None:
                 p_out = deployment[1] / 1e6
-        return input_tokens * p_in + output_tokens * p_out
+        cached = (cache_read * CACHE_READ_FACTOR + cache_write * CACHE_WRITE_FACTOR) * p_in
+        return (input_tokens - cache_read - cache_write) * p_in + cached + output_tokens * p_out
 
     def record(self, row: Any) -> None:
         """Hand a ledger row over; a ledger problem never fails a request."""
