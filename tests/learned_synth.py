@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 EASY = ["capital of {x}", "spell {x}", "translate {x} to French", "what colour is {x}"]
 MID = ["summarise the history of {x} in three paragraphs with dates",
@@ -54,3 +55,24 @@ def write_dataset(folder: Path, n: int = 240, seed: int = 0, name: str = "synth"
         for it in make_items(n, seed):
             fh.write(json.dumps(it) + "\n")
     return folder
+
+
+def train_synthetic_ensemble(
+    data_dir: Path, art_dir: Path, embedder: Any, mf_iter: int = 60
+) -> tuple[Any, Path]:
+    """Train a small ensemble on a 240-item synthetic set; return (predictor, artifact path)."""
+    from tierwise.eval.datasets import load_dataset
+    from tierwise.routing.learned.train import Params, build_training_set, fit_predictor
+
+    folder = write_dataset(data_dir / "synth", n=240)
+    ts = build_training_set([load_dataset(folder)], 3, embedder.embed)
+    params = Params(mf_iter=mf_iter, max_index=500, length_weight=0.5, fixed_effects=False)
+    pred = fit_predictor(ts, None, ["ensemble"], params, ["cheap", "mid", "strong"])
+    return pred, pred.to_artifact().save(art_dir / "r.npz")
+
+
+def model_inputs(embedder: Any, prompts: list[str]) -> tuple[Any, Any]:
+    """What a predictor takes for these prompts: embeddings and cheap features."""
+    from tierwise.routing.learned.features import feature_matrix, prompt_requests
+
+    return embedder.embed(prompts), feature_matrix(prompt_requests(prompts))

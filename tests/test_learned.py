@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from tierwise.config import parse_config
-from tierwise.eval.datasets import load_dataset
 from tierwise.routing.ladder import TierLadder
 from tierwise.routing.learned.artifact import BUILTIN_PATH, ArtifactError, load_artifact
 from tierwise.routing.learned.embed import load_embedder
@@ -19,12 +18,11 @@ from tierwise.routing.learned.factory import build_learned_router
 from tierwise.routing.learned.models import expected_need, need_distribution
 from tierwise.routing.learned.predictor import Predictor
 from tierwise.routing.learned.router import LearnedRouter
-from tierwise.routing.learned.train import Params, build_training_set, fit_predictor
 from tierwise.routing.registry import build_policy
 from tierwise.types import ChatRequest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from learned_synth import make_items, write_dataset
+from learned_synth import make_items, model_inputs, train_synthetic_ensemble
 
 KINDS = ("classifier", "mf", "knn", "sw", "ensemble")
 
@@ -36,18 +34,9 @@ def embedder():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, embedder):
-    folder = write_dataset(tmp_path_factory.mktemp("data") / "synth", n=240)
-    ts = build_training_set([load_dataset(folder)], 3, embedder.embed)
-    params = Params(mf_iter=60, max_index=500, length_weight=0.5, fixed_effects=False)
-    pred = fit_predictor(ts, None, ["ensemble"], params, ["cheap", "mid", "strong"])
-    path = pred.to_artifact().save(tmp_path_factory.mktemp("art") / "r.npz")
-    return pred, path
-
-
-def _inputs(embedder, prompts):
-    from tierwise.routing.learned.features import feature_matrix, prompt_requests
-
-    return embedder.embed(prompts), feature_matrix(prompt_requests(prompts))
+    return train_synthetic_ensemble(
+        tmp_path_factory.mktemp("data"), tmp_path_factory.mktemp("art"), embedder, mf_iter=60
+    )
 
 
 def _cfg(tiers: int, artifact: Path | str, thresholds: str = "") -> object:
@@ -70,7 +59,7 @@ def test_need_distribution_marks_cheapest_sufficient_tier():
 def test_save_load_gives_identical_predictions(trained, embedder):
     pred, path = trained
     loaded = Predictor.from_artifact(load_artifact(path))
-    emb, feats = _inputs(embedder, [it["prompt"] for it in make_items(60, seed=7)])
+    emb, feats = model_inputs(embedder, [it["prompt"] for it in make_items(60, seed=7)])
     assert set(loaded.kinds()) == set(KINDS)
     for kind in KINDS:
         n1, c1 = pred.predict(kind, emb, feats)
@@ -82,7 +71,7 @@ def test_save_load_gives_identical_predictions(trained, embedder):
 @pytest.mark.parametrize("kind", ["classifier", "mf", "knn", "sw"])
 def test_complexity_is_monotone_in_predicted_need(trained, embedder, kind):
     pred, _ = trained
-    emb, feats = _inputs(embedder, [it["prompt"] for it in make_items(90, seed=3)])
+    emb, feats = model_inputs(embedder, [it["prompt"] for it in make_items(90, seed=3)])
     need, c = pred.predict(kind, emb, feats)
     order = np.argsort(expected_need(need), kind="stable")
     assert np.all(np.diff(c[order]) >= -1e-9)
@@ -94,7 +83,7 @@ def test_complexity_is_monotone_in_predicted_need(trained, embedder, kind):
 def test_routers_learn_that_hard_prompts_need_stronger_tiers(trained, embedder, kind):
     pred, _ = trained
     items = make_items(120, seed=11)  # unseen prompts, same generator
-    emb, feats = _inputs(embedder, [it["prompt"] for it in items])
+    emb, feats = model_inputs(embedder, [it["prompt"] for it in items])
     c = pred.predict(kind, emb, feats)[1]
     level = np.arange(len(items)) % 3
     assert c[level == 2].mean() > c[level == 0].mean() + 0.2

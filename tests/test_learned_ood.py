@@ -10,17 +10,14 @@ import numpy as np
 import pytest
 
 from tierwise.config import load_config
-from tierwise.eval.datasets import load_dataset
 from tierwise.routing.learned.artifact import load_artifact
 from tierwise.routing.learned.embed import load_embedder
-from tierwise.routing.learned.features import feature_matrix, prompt_requests
 from tierwise.routing.learned.predictor import Predictor
-from tierwise.routing.learned.train import Params, build_training_set, fit_predictor
 from tierwise.routing.registry import build_router
 from tierwise.types import ChatRequest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from learned_synth import make_items, write_dataset
+from learned_synth import make_items, model_inputs, train_synthetic_ensemble
 from test_routing_core import DESIGN_PROMPT
 
 SHORT_CHAT = ("hi", "Thanks!", "What is the capital of France?")
@@ -33,16 +30,9 @@ def embedder():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, embedder):
-    folder = write_dataset(tmp_path_factory.mktemp("data") / "synth", n=240)
-    ts = build_training_set([load_dataset(folder)], 3, embedder.embed)
-    params = Params(mf_iter=30, max_index=500, length_weight=0.5, fixed_effects=False)
-    pred = fit_predictor(ts, None, ["ensemble"], params, ["cheap", "mid", "strong"])
-    path = pred.to_artifact().save(tmp_path_factory.mktemp("art") / "r.npz")
-    return pred, path
-
-
-def _inputs(embedder, prompts):
-    return embedder.embed(prompts), feature_matrix(prompt_requests(prompts))
+    return train_synthetic_ensemble(
+        tmp_path_factory.mktemp("data"), tmp_path_factory.mktemp("art"), embedder, mf_iter=30
+    )
 
 
 def test_shipped_default_sends_short_chat_to_the_cheapest_tier_and_design_higher():
@@ -69,7 +59,7 @@ def test_training_stores_where_the_data_ends(trained):
 
 def test_unseen_in_distribution_prompts_rarely_trigger_the_fallback(trained, embedder):
     pred, _ = trained
-    emb, feats = _inputs(embedder, [it["prompt"] for it in make_items(150, seed=21)])
+    emb, feats = model_inputs(embedder, [it["prompt"] for it in make_items(150, seed=21)])
     detail = pred.predict_detail("ensemble", emb, feats)
     assert np.mean(detail.fallback > 0) < 0.1
     assert np.all(np.isfinite(detail.similarity))
@@ -79,7 +69,7 @@ def test_far_out_prompt_takes_the_length_prior_and_in_distribution_ones_do_not(
     trained, embedder
 ):
     pred, _ = trained
-    emb, feats = _inputs(embedder, ["hi", make_items(3, seed=4)[2]["prompt"]])
+    emb, feats = model_inputs(embedder, ["hi", make_items(3, seed=4)[2]["prompt"]])
     detail = pred.predict_detail("ensemble", emb, feats)
     without = dataclasses.replace(pred, ood={}).predict_detail("ensemble", emb, feats)
     length_prior = pred._calibrated("length", feats[:, 0].astype(np.float64))
@@ -96,7 +86,7 @@ def test_fallback_survives_save_and_old_artifacts_route_without_it(trained, embe
     art = load_artifact(path)
     loaded = Predictor.from_artifact(art)
     assert loaded.ood == pytest.approx(pred.ood)
-    emb, feats = _inputs(embedder, ["hi", "ok thanks"])
+    emb, feats = model_inputs(embedder, ["hi", "ok thanks"])
     np.testing.assert_allclose(
         loaded.predict("ensemble", emb, feats)[1], pred.predict("ensemble", emb, feats)[1]
     )
