@@ -18,11 +18,10 @@ from tierwise.mock.common import (
     INVALID_JSON,
     MockState,
     Outcome,
-    drop_connection,
     generation_delay,
+    injected_failure,
     json_response,
     new_id,
-    pre_response_delay,
     read_json,
     send_events,
     sse_event,
@@ -203,12 +202,11 @@ async def messages(request: web.Request, state: MockState, outcome: Outcome) -> 
         return error_response(outcome, 400, str(exc))
 
     stream = bool(body.get("stream"))
-    await pre_response_delay(fault)
-    if fault.status is not None and not (stream and fault.stream_error_after is not None):
-        return error_response(outcome, fault.status, fault=fault)
-    if fault.disconnect_after is not None and not stream:
-        drop_connection(request)
-        return web.Response(status=204)  # never reaches the client: the link is closed
+    early = await injected_failure(
+        request, fault, stream, lambda status: error_response(outcome, status, fault=fault)
+    )
+    if early is not None:
+        return early
 
     model = body["model"]
     input_tokens = _input_tokens(body)

@@ -93,6 +93,23 @@ def drop_connection(request: web.BaseRequest) -> None:
         request.transport.close()
 
 
+async def injected_failure(
+    request: web.BaseRequest,
+    fault: Fault,
+    stream: bool,
+    fail: Callable[[int], web.Response],
+) -> web.StreamResponse | None:
+    """Apply a decided fault before any answer is produced: the delays, then an injected
+    status (`fail` renders it in the API's error format) or a dropped link. None: answer."""
+    await pre_response_delay(fault)
+    if fault.status is not None and not (stream and fault.stream_error_after is not None):
+        return fail(fault.status)
+    if fault.disconnect_after is not None and not stream:
+        drop_connection(request)
+        return web.Response(status=204)  # never reaches the client: the link is closed
+    return None
+
+
 async def send_events(
     request: web.Request,
     resp: web.StreamResponse,
