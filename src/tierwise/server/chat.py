@@ -177,14 +177,14 @@ async def _handle(request: web.Request, state: GatewayState, o: Outcome) -> web.
         o.error_class = "unknown_model"
         return json_response(o, 400, error_body(o.api, 400, str(exc), "model"))
     o.decided(decision)
+    answered = None
     if decision.router == "cascade":  # it calls models before it settles (server/cascade.py)
         from tierwise.server.cascade import run_cascade
 
         decision, answered = await run_cascade(request, state, o, chat, router.policy, decision)
-        if answered is not None:
-            state.mix.observe(decision, router is state.routers.default)
-            return answered
     state.mix.observe(decision, router is state.routers.default)
+    if answered is not None:
+        return answered
     if chat.stream:
         return await _stream(request, state, o, chat, decision)
     t = perf_counter()
