@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tierwise.eval.datasets import DatasetError, find_datasets, load_dataset
     from tierwise.routing.learned.embed import STATIC_TABLE_PATH, load_embedder
+    from tierwise.routing.learned.label_audit import InvertedGroup
     from tierwise.routing.learned.train import (
         Params,
         build_training_set,
@@ -140,6 +141,10 @@ def run(args: argparse.Namespace) -> int:
     })
     path = pred.to_artifact().save(args.out)
     _print_report(report, [k for k in kinds if k in pred.kinds()], ts, pred.kinds())
+    for g in pred.meta.get("excluded_groups", []):
+        print(f"left out of training (strongest tier far below the cheapest, a scoring artefact "
+              f"of the source; --params '{{\"drop_inverted\": false}}' keeps it): "
+              f"{InvertedGroup(**g).describe()}")
     size = path.stat().st_size / 1e6
     print(f"wrote {path} ({size:.1f} MB; routers: {', '.join(pred.kinds())}; "
           f"default: {pred.default_kind}; {time.perf_counter() - t0:.0f}s)")
