@@ -188,6 +188,21 @@ def test_a_weak_cheap_answer_escalates_and_the_ledger_pays_for_both(
     assert r.cost_usd == pytest.approx(cost(("haiku", t_in, 2), ("sonnet", t_in, 16)))
 
 
+def test_an_answer_cut_by_the_callers_small_budget_is_not_escalated(
+    gw: GatewayHandle, mocks: Mocks
+) -> None:
+    raw = an(gw).messages.with_raw_response.create(
+        model="auto",
+        max_tokens=25,  # under truncation_min_tokens: every tier would be cut here
+        messages=[{"role": "user", "content": QUESTION}],
+        extra_headers=LONG,
+    )
+    msg = raw.parse()
+    assert msg.stop_reason == "max_tokens" and msg.usage.output_tokens == 25
+    assert (raw.headers["x-tierwise-tier"], raw.headers["x-tierwise-cascade"]) == ("haiku", "1")
+    assert mocks.calls() == {"haiku": 1, "sonnet": 0, "opus": 0}
+
+
 def test_escalation_stops_at_the_top_tier(gw: GatewayHandle, mocks: Mocks) -> None:
     raw = an(gw).messages.with_raw_response.create(
         model="auto",

@@ -64,6 +64,23 @@ def test_truncation_is_weak_and_combines_with_other_signals() -> None:
     assert weak("Hm", "max_tokens") == ["truncated at max_tokens", "short (2 chars, want >= 20)"]
 
 
+def test_truncation_under_a_small_caller_budget_is_not_weak() -> None:
+    cut = "A long answer that was cut off in the mi"
+    assert weak(cut, "max_tokens", max_tokens=200) == []  # every tier would be cut at 200
+    assert weak(cut, "max_tokens", max_tokens=1024) == ["truncated at max_tokens"]
+    assert weak(cut, "max_tokens", max_tokens=200, truncation_min_tokens=100) == [
+        "truncated at max_tokens"
+    ]
+    assert weak("Hm", "max_tokens", max_tokens=50) == ["short (2 chars, want >= 20)"]
+
+
+def test_truncation_budget_is_configurable_and_checked() -> None:
+    cfg = cascade_config("  cascade:\n    truncation_min_tokens: 100")
+    assert cfg.routing.cascade.truncation_min_tokens == 100
+    with pytest.raises(ConfigError, match="truncation_min_tokens"):
+        cascade_config("  cascade:\n    truncation_min_tokens: -1")
+
+
 def test_short_questions_may_get_short_answers() -> None:
     assert weak("4", q=len("What is 2+2?")) == []  # 12 // 8 = 1 char required
     assert weak("4", q=80) == ["short (1 chars, want >= 10)"]

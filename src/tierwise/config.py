@@ -133,6 +133,9 @@ class CascadeConfig:
     max_escalations: int = 2
     # An answer shorter than this (scaled down for short questions) counts as weak.
     min_answer_chars: int = 20
+    # An answer cut at max_tokens is weak only when the caller's max_tokens is at least this: a
+    # smaller budget cuts every tier alike, and escalating it would only cost more.
+    truncation_min_tokens: int = 1024
     weak_phrases: list[str] = field(default_factory=list)  # added to the built-in hedges
     classify_tier: str | None = None  # None: the cheapest cascade tier
     # Decides when the classifier's reply is unusable, and answers `POST /v1/route`.
@@ -500,6 +503,8 @@ def _check_cascade(
         problem(f"{p}.max_escalations", f"found {c.max_escalations}; expected >= 0")
     if c.min_answer_chars < 0:
         problem(f"{p}.min_answer_chars", f"found {c.min_answer_chars}; expected >= 0")
+    if c.truncation_min_tokens < 0:
+        problem(f"{p}.truncation_min_tokens", f"found {c.truncation_min_tokens}; expected >= 0")
     if c.classify_tier is not None and c.classify_tier not in names:
         hint = _did_you_mean(c.classify_tier, names)
         problem(

@@ -59,11 +59,15 @@ def answer_weakness(
     question_chars: int,
     min_answer_chars: int = 20,
     phrases: Sequence[str] = DEFAULT_WEAK_PHRASES,
+    max_tokens: int | None = None,
+    truncation_min_tokens: int = 1024,
 ) -> list[str]:
     """Why an answer looks weak (empty list: it does not). Signals, in order:
 
     - a tool call is never weak (the model acted; judging it needs the tool's result);
-    - truncated at max_tokens (it did not finish);
+    - truncated at max_tokens (it did not finish) — only when the caller's budget was at least
+      `truncation_min_tokens` (or unset): a small budget cuts every tier alike, so escalating
+      would buy the same cut-off answer at a higher price;
     - empty, or shorter than `min_answer_chars` — scaled down for short questions, since
       "What is 2+2?" deserves a one-character answer;
     - a hedge or refusal phrase near the start.
@@ -71,7 +75,7 @@ def answer_weakness(
     if has_tool_call:
         return []
     reasons = []
-    if stop_reason == "max_tokens":
+    if stop_reason == "max_tokens" and (max_tokens is None or max_tokens >= truncation_min_tokens):
         reasons.append("truncated at max_tokens")
     stripped = text.strip()
     required = min(min_answer_chars, question_chars // SHORT_SCALE)
@@ -168,7 +172,12 @@ class CascadeRouter:
         return None
 
     def weakness(
-        self, text: str, stop_reason: str | None, has_tool_call: bool, question_chars: int
+        self,
+        text: str,
+        stop_reason: str | None,
+        has_tool_call: bool,
+        question_chars: int,
+        max_tokens: int | None = None,
     ) -> list[str]:
         return answer_weakness(
             text,
@@ -177,6 +186,8 @@ class CascadeRouter:
             question_chars=question_chars,
             min_answer_chars=self.min_answer_chars,
             phrases=self.phrases,
+            max_tokens=max_tokens,
+            truncation_min_tokens=self.cfg.truncation_min_tokens,
         )
 
     def tier_for_rating(self, rating: int) -> str:

@@ -151,7 +151,9 @@ async def answer(
         resp = result.response
         calls.append((result.tier, resp.usage.input_tokens, resp.usage.output_tokens))
         best = result
-        weak = policy.weakness(resp.text(), resp.stop_reason, _has_tool_call(resp), question_chars)
+        weak = policy.weakness(
+            resp.text(), resp.stop_reason, _has_tool_call(resp), question_chars, chat.max_tokens
+        )
         if not weak:
             steps.append(f"{result.tier} answer accepted")
             break
