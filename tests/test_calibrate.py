@@ -107,6 +107,37 @@ def test_calibrate_command_reaches_mix_and_writes_config(tmp_path, capsys):
     assert np.allclose(achieved, [0.3, 0.5, 0.2], atol=0.02), out
 
 
+def test_write_keeps_comments_layout_and_everything_else(tmp_path):
+    from tierwise.commands.calibrate import write_thresholds
+    from tierwise.default_config import DEFAULT_CONFIG_YAML
+
+    cfg = tmp_path / "c.yaml"
+    original = DEFAULT_CONFIG_YAML.replace(
+        "routing:\n", "routing:  # my routing notes\n  thresholds: [0.5, 0.9]  # old cuts\n", 1)
+    cfg.write_text(original)
+    write_thresholds(str(cfg), [0.25, 0.75], {"haiku": 0.3, "sonnet": 0.5, "opus": 0.2})
+    text = cfg.read_text()
+    changed = [(a, b) for a, b in zip(original.splitlines(), text.splitlines()) if a != b]
+    assert len(changed) == 1 and changed[0][0] == "  thresholds: [0.5, 0.9]  # old cuts"
+    assert changed[0][1].split() == ["thresholds:", "[0.25,", "0.75]", "#", "old", "cuts"]
+    assert text.splitlines()[len(original.splitlines()):] == [
+        "  target_mix: {haiku: 0.3, sonnet: 0.5, opus: 0.2}"]
+    assert "# tierwise configuration" in text and "# my routing notes" in text
+
+
+def test_write_refuses_an_invalid_result_and_leaves_the_file_alone(tmp_path):
+    from tierwise.commands.calibrate import write_thresholds
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG)
+    with pytest.raises(ValueError, match="would be invalid"):
+        write_thresholds(str(cfg), [0.9, 0.1])  # decreasing cut points
+    assert cfg.read_text() == CONFIG
+    assert [p.name for p in tmp_path.iterdir()] == ["c.yaml"]  # no temp file left behind
+    with pytest.raises(ValueError, match="no such file"):
+        write_thresholds(str(tmp_path / "missing.yaml"), [0.3, 0.6])
+
+
 def test_calibrate_quality_floor_from_labelled_data(tmp_path, capsys):
     data = write_dataset(tmp_path / "synth", n=150)
     cfg = tmp_path / "c.yaml"

@@ -7,13 +7,14 @@ Mix mode takes quantiles of the router's complexity on YOUR prompts (thresholds 
 someone else's traffic drift on yours) and verifies the achieved mix by routing them again.
 Quality mode uses a labelled dataset (its tier models map onto the config's tiers by relative
 position, costs use the config's prices) and picks the cheapest cut points meeting the floor.
-`--write` updates `routing.thresholds` in a YAML config in place; the file is re-dumped with
-PyYAML, so comments and key formatting are not preserved (values are).
+`--write` updates `routing.thresholds` (and `routing.target_mix`) in a YAML config in place,
+keeping its comments and layout, and refuses to write a config that would not load.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             return fail(str(exc))
         what = "routing.thresholds and routing.target_mix" if target else "routing.thresholds"
-        print(f"wrote {what} to {args.write} (re-dumped with PyYAML: comments dropped)")
+        print(f"wrote {what} to {args.write} (comments and layout kept)")
     return 0
 
 
@@ -171,24 +172,73 @@ def write_thresholds(
     path: str, thresholds: list[float], target_mix: dict[str, float] | None = None
 ) -> None:
     """Set routing.thresholds (and the target mix the server's drift view compares against)
-    in a YAML config, validating the result before writing."""
-    import yaml
+    in a YAML config, validating the result before writing.
+
+    Round-trips the file with ruamel.yaml, so comments, key order and quoting survive; only
+    the two keys change. The new text replaces the file atomically (a crash leaves the old one).
+    """
+    import io
+    import os
+    import tempfile
+
+    from ruamel.yaml import YAML, YAMLError
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     from tierwise.config import ConfigError, parse_config
 
     p = Path(path)
-    data = yaml.safe_load(p.read_text(encoding="utf-8")) if p.is_file() else None
+    if not p.is_file():
+        raise ValueError(f"{path}: no such file; write a config first (`tierwise config default`)")
+    text = p.read_text(encoding="utf-8")
+    yaml = YAML()  # round-trip mode
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never re-wrap the user's long lines
+    yaml.indent(**_indent_style(text))
+    try:
+        data = yaml.load(text)
+    except YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected an existing YAML config with a 'tiers' list")
-    data.setdefault("routing", {})
-    if not isinstance(data["routing"], dict):
+    if data.get("routing") is None:
+        data["routing"] = CommentedMap()
+    routing = data["routing"]
+    if not isinstance(routing, dict):
         raise ValueError(f"{path}: 'routing' is not a mapping")
-    data["routing"]["thresholds"] = [round(float(t), 6) for t in thresholds]
+    cuts = CommentedSeq(round(float(t), 6) for t in thresholds)
+    cuts.fa.set_flow_style()  # [0.31, 0.72] on one line, as a person would write it
+    routing["thresholds"] = cuts
     if target_mix:
-        data["routing"]["target_mix"] = {k: round(float(v), 6) for k, v in target_mix.items()}
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        mix = CommentedMap((k, round(float(v), 6)) for k, v in target_mix.items())
+        mix.fa.set_flow_style()
+        routing["target_mix"] = mix
+    buf = io.StringIO()
+    yaml.dump(data, buf)
+    new_text = buf.getvalue()
     try:
-        parse_config(text, str(p), require_env=False)
+        parse_config(new_text, str(p), require_env=False)
     except ConfigError as exc:
         raise ValueError(f"not writing {path}: the result would be invalid: {exc}") from None
-    p.write_text(text, encoding="utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(new_text)
+        os.chmod(tmp, p.stat().st_mode & 0o7777)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _indent_style(text: str) -> dict[str, int]:
+    """The file's list style: `- item` indented under its key (the default config's) or not."""
+    lines = text.splitlines()
+    for prev, line in itertools.pairwise(lines):
+        stripped = line.lstrip()
+        if stripped.startswith("- ") and prev.rstrip().endswith(":"):
+            parent = len(prev) - len(prev.lstrip())
+            dash = len(line) - len(stripped)
+            if dash > parent:
+                return {"mapping": 2, "sequence": 2 + dash - parent, "offset": dash - parent}
+            return {"mapping": 2, "sequence": 2, "offset": 0}
+    return {"mapping": 2, "sequence": 4, "offset": 2}
