@@ -108,6 +108,9 @@ def test_mix_cost_and_latency_by_tier_and_model(ledger_url: str) -> None:
     assert h["mean_latency_ms"] == pytest.approx((100 + 300 + 50) / 3)
     assert h["mean_ttft_ms"] == pytest.approx(10.0)  # requests without a TTFT are not zeros
     assert h["mean_overhead_ms"] == pytest.approx(2.0)
+    # nearest rank over [50, 100, 300]: p50 = 2nd value, p95 and p99 = 3rd
+    assert (h["latency_p50_ms"], h["latency_p95_ms"], h["latency_p99_ms"]) == (100, 300, 300)
+    assert tiers["opus"]["latency_p50_ms"] == tiers["opus"]["latency_p99_ms"]  # one request
     assert h["error_rate"] == pytest.approx(1 / 3)
     assert tiers["sonnet"]["fallbacks"] == 1
     models = {m["model"]: m for m in rep["by_model"]}

@@ -56,6 +56,31 @@ def _tier_key(order: dict[str, int]) -> Any:
     return lambda name: (order.get(name, len(order)), name)
 
 
+PERCENTILES = (50, 95, 99)
+
+
+def _percentiles(
+    reader: Reader, column: str, where: str, params: Sequence[Any]
+) -> dict[str, tuple[float | None, ...]]:
+    """Nearest-rank PERCENTILES of `column` per tier, NULLs (no value recorded) left out.
+
+    Ranked with window functions and picked in SQL (SQLite >= 3.25 and PostgreSQL alike), so a
+    report still moves a handful of numbers, not the rows. Rank k = ceil(p/100 * n) is written
+    with integer division, which both databases truncate the same way.
+    """
+    cond = f"{where} AND {column} IS NOT NULL" if where else f"WHERE {column} IS NOT NULL"
+    picks = ", ".join(
+        f"MIN(CASE WHEN rn = ({p} * cnt + 99) / 100 THEN v END)" for p in PERCENTILES
+    )
+    rows = reader.query(
+        f"SELECT tier, {picks} FROM (SELECT tier, {column} AS v, "
+        f"ROW_NUMBER() OVER (PARTITION BY tier ORDER BY {column}) AS rn, "
+        f"COUNT(*) OVER (PARTITION BY tier) AS cnt FROM requests {cond}) AS ranked GROUP BY tier",
+        params,
+    )
+    return {r[0]: tuple(None if v is None else float(v) for v in r[1:]) for r in rows}
+
+
 def build_report(
     reader: Reader,
     tiers: Sequence[TierConfig],
@@ -79,6 +104,8 @@ def build_report(
         params,
     )
     total_n = sum(int(r[1]) for r in tier_rows)
+    spread = {c: _percentiles(reader, c, where, params) for c in ("latency_ms", "overhead_ms")}
+    none = (None,) * len(PERCENTILES)
     by_tier = []
     for tier, n, cost, tin, tout, lat, ttft, ovh, errs, fbs in sorted(
         tier_rows, key=lambda r: _tier_key(order)(r[0])
@@ -95,6 +122,11 @@ def build_report(
                 "mean_latency_ms": lat,
                 "mean_ttft_ms": ttft,
                 "mean_overhead_ms": ovh,
+                **{
+                    f"{c[:-3]}_p{p}_ms": v
+                    for c, per_tier in spread.items()
+                    for p, v in zip(PERCENTILES, per_tier.get(tier, none), strict=True)
+                },
                 "errors": int(errs or 0),
                 "error_rate": _ratio(int(errs or 0), n),
                 "fallbacks": int(fbs or 0),
@@ -282,9 +314,9 @@ def render_report(report: dict[str, Any], console: Console, *, plain: bool) -> N
         "share",
         "cost",
         "cost/query",
-        "latency ms",
+        "latency p50/p95 ms",
         "TTFT ms",
-        "overhead ms",
+        "overhead p50/p99 ms",
         "errors",
         "fallbacks",
     )
@@ -295,9 +327,9 @@ def render_report(report: dict[str, Any], console: Console, *, plain: bool) -> N
             _fmt(r["share"], "pct"),
             _fmt(r["cost_usd"], "usd"),
             _fmt(r["cost_per_query_usd"], "usd"),
-            _fmt(r["mean_latency_ms"], "ms"),
+            f"{_fmt(r['latency_p50_ms'], 'ms')} / {_fmt(r['latency_p95_ms'], 'ms')}",
             _fmt(r["mean_ttft_ms"], "ms"),
-            _fmt(r["mean_overhead_ms"], "ms"),
+            f"{_fmt(r['overhead_p50_ms'], 'ms')} / {_fmt(r['overhead_p99_ms'], 'ms')}",
             _fmt(r["error_rate"], "pct"),
             _fmt(r["fallbacks"]),
         )
