@@ -138,6 +138,53 @@ def test_write_refuses_an_invalid_result_and_leaves_the_file_alone(tmp_path):
         write_thresholds(str(tmp_path / "missing.yaml"), [0.3, 0.6])
 
 
+def test_write_follows_symlinks_and_keeps_crlf_and_four_space_indents(tmp_path):
+    from tierwise.commands.calibrate import write_thresholds
+
+    four = (
+        "# four-space layout\n"
+        "tiers:\n"
+        "    - name: haiku\n"
+        "      model: m-h\n"
+        "      price_in: 1\n"
+        "      price_out: 5\n"
+        "    - {name: opus, model: m-o, price_in: 5, price_out: 25}\n"
+        "routing:\n"
+        "    policy: heuristic   # keep\n"
+        "    heuristic:\n"
+        "        weights: {length: 1.5}\n"
+    )
+    real = tmp_path / "real.yaml"
+    real.write_bytes(four.replace("\n", "\r\n").encode())
+    link = tmp_path / "c.yaml"
+    link.symlink_to(real)
+    write_thresholds(str(link), [0.4])
+    assert link.is_symlink()  # the link still points at the file that was updated
+    raw = real.read_bytes()
+    assert b"\r\n" in raw and raw.count(b"\n") == raw.count(b"\r\n")
+    old, new = four.splitlines(), raw.decode().split("\r\n")
+    assert new[: len(old)] == old  # nothing above the new key moved: 4-space layout kept
+    assert new[len(old)] == "    thresholds: [0.4]"
+
+
+def test_a_failed_replace_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
+    import os
+
+    from tierwise.commands.calibrate import write_thresholds
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG)
+
+    def broken(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_thresholds(str(cfg), [0.3, 0.6])
+    assert cfg.read_text() == CONFIG
+    assert [p.name for p in tmp_path.iterdir()] == ["c.yaml"]
+
+
 def test_calibrate_quality_floor_from_labelled_data(tmp_path, capsys):
     data = write_dataset(tmp_path / "synth", n=150)
     cfg = tmp_path / "c.yaml"

@@ -79,3 +79,26 @@ def test_train_command_says_what_it_left_out(tmp_path, capsys):
     assert rc == 0, text
     assert "left out of training" in text and "grouped: bad (40 items" in text
     assert load_artifact(out).meta["excluded_groups"][0]["n"] == 40
+
+
+def test_a_dataset_that_is_all_one_inverted_group_is_a_clear_error(tmp_path, capsys):
+    folder = _dataset_with_inverted_group(tmp_path / "data" / "grouped")
+    items = [json.loads(line) for line in (folder / "items.jsonl").read_text().splitlines()]
+    for i, it in enumerate(items):  # every item in one group, only the cheapest model right
+        it["id"] = f"bad/{i}"
+        it["scores"].update({"cheap-m": 1.0, "mid-m": 0.0, "strong-m": 0.0})
+    (folder / "items.jsonl").write_text("".join(json.dumps(it) + "\n" for it in items))
+    rc = main(["train", "--data", str(folder), "--router", "knn",
+               "--out", str(tmp_path / "r.npz"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "left no training items" in err and "grouped: bad (" in err
+    assert "drop_inverted" in err and not (tmp_path / "r.npz").exists()
+
+
+def test_recorded_groups_are_plain_json(tmp_path):
+    ds = load_dataset(_dataset_with_inverted_group(tmp_path / "grouped"))
+    ts = build_training_set([ds], 3, load_embedder("static").embed)
+    pred = fit_predictor(ts, None, ["knn"], Params(max_index=500))
+    text = json.dumps(pred.meta["excluded_groups"], allow_nan=False)  # no -Infinity
+    assert json.loads(text)[0]["z"] == -99.0  # every difference identical: clamped

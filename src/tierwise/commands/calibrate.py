@@ -178,22 +178,22 @@ def write_thresholds(
     the two keys change. The new text replaces the file atomically (a crash leaves the old one).
     """
     import io
-    import os
-    import tempfile
 
     from ruamel.yaml import YAML, YAMLError
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.comments import CommentedMap
 
     from tierwise.config import ConfigError, parse_config
 
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"{path}: no such file; write a config first (`tierwise config default`)")
-    text = p.read_text(encoding="utf-8")
+    raw = p.read_bytes()
+    text = raw.decode("utf-8").replace("\r\n", "\n")
     yaml = YAML()  # round-trip mode
     yaml.preserve_quotes = True
     yaml.width = 4096  # never re-wrap the user's long lines
     yaml.indent(**_indent_style(text))
+    yaml.explicit_start = text.lstrip().startswith("---")
     try:
         data = yaml.load(text)
     except YAMLError as exc:
@@ -205,9 +205,7 @@ def write_thresholds(
     routing = data["routing"]
     if not isinstance(routing, dict):
         raise ValueError(f"{path}: 'routing' is not a mapping")
-    cuts = CommentedSeq(round(float(t), 6) for t in thresholds)
-    cuts.fa.set_flow_style()  # [0.31, 0.72] on one line, as a person would write it
-    routing["thresholds"] = cuts
+    _set_list(routing, "thresholds", [round(float(t), 6) for t in thresholds])
     if target_mix:
         mix = CommentedMap((k, round(float(v), 6)) for k, v in target_mix.items())
         mix.fa.set_flow_style()
@@ -219,26 +217,61 @@ def write_thresholds(
         parse_config(new_text, str(p), require_env=False)
     except ConfigError as exc:
         raise ValueError(f"not writing {path}: the result would be invalid: {exc}") from None
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
+    _replace_file(p.resolve(), new_text, "\r\n" if b"\r\n" in raw else "\n")
+
+
+def _set_list(mapping: Any, key: str, values: list[float]) -> None:
+    """Put `values` under `key`, reusing an existing list (its comments and style stay)."""
+    from ruamel.yaml.comments import CommentedSeq
+
+    old = mapping.get(key)
+    if isinstance(old, CommentedSeq) and len(old) == len(values):
+        old[:] = values
+        return
+    seq = CommentedSeq(values)
+    seq.fa.set_flow_style()  # [0.31, 0.72] on one line, as a person would write it
+    mapping[key] = seq
+
+
+def _replace_file(target: Path, text: str, newline: str) -> None:
+    """Write `text` over `target` (a symlink's target, resolved by the caller) atomically via
+    a synced temp file + os.replace; in a directory we may not create files in, in place."""
+    import os
+    import tempfile
+
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(new_text)
-        os.chmod(tmp, p.stat().st_mode & 0o7777)
-        os.replace(tmp, p)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except PermissionError:  # e.g. a writable file in a read-only directory
+        with target.open("w", encoding="utf-8", newline=newline) as fh:
+            fh.write(text)
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, target.stat().st_mode & 0o7777)
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
 def _indent_style(text: str) -> dict[str, int]:
-    """The file's list style: `- item` indented under its key (the default config's) or not."""
-    lines = text.splitlines()
-    for prev, line in itertools.pairwise(lines):
+    """The file's indentation: of nested keys, and of `- item` under its key (indented, as in
+    the default config, or not), so the rewritten file keeps its layout."""
+    mapping = sequence = offset = None
+    for prev, line in itertools.pairwise(text.splitlines()):
         stripped = line.lstrip()
-        if stripped.startswith("- ") and prev.rstrip().endswith(":"):
-            parent = len(prev) - len(prev.lstrip())
-            dash = len(line) - len(stripped)
-            if dash > parent:
-                return {"mapping": 2, "sequence": 2 + dash - parent, "offset": dash - parent}
-            return {"mapping": 2, "sequence": 2, "offset": 0}
-    return {"mapping": 2, "sequence": 4, "offset": 2}
+        head = prev.split("#", 1)[0].rstrip()
+        if not stripped or stripped.startswith("#") or not head.endswith(":"):
+            continue
+        step = (len(line) - len(stripped)) - (len(prev) - len(prev.lstrip()))
+        if stripped.startswith("- ") and sequence is None:
+            offset, sequence = max(step, 0), max(step, 0) + 2
+        elif not stripped.startswith("- ") and step > 0 and mapping is None:
+            mapping = step
+        if mapping is not None and sequence is not None:
+            break
+    return {"mapping": mapping or 2, "sequence": sequence or 4,
+            "offset": 2 if offset is None else offset}

@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from tierwise.routing.learned.label_audit import InvertedGroup
     from tierwise.routing.learned.train import (
         Params,
+        TrainingDataError,
         build_training_set,
         fit_predictor,
         split,
@@ -113,14 +114,17 @@ def run(args: argparse.Namespace) -> int:
         report = {}
         kinds = [args.router] if args.router != "ensemble" else ["ensemble", "classifier",
                                                                 "mf", "knn", "sw"]
-        if args.val > 0:
-            tr, va = split(ts, args.val, args.seed)
-            pred = fit_predictor(ts, tr, [args.router], params, tiers, progress=say)
-            progress.update(task, description="validation report")
-            report = validation_report(pred, ts, va, [k for k in kinds if k in pred.kinds()])
-        if args.val == 0 or not args.no_refit:
-            pred = fit_predictor(ts, None, [args.router], params, tiers,
-                                 progress=lambda m, f: say(m, f, 60, 98))
+        try:
+            if args.val > 0:
+                tr, va = split(ts, args.val, args.seed)
+                pred = fit_predictor(ts, tr, [args.router], params, tiers, progress=say)
+                progress.update(task, description="validation report")
+                report = validation_report(pred, ts, va, [k for k in kinds if k in pred.kinds()])
+            if args.val == 0 or not args.no_refit:
+                pred = fit_predictor(ts, None, [args.router], params, tiers,
+                                     progress=lambda m, f: say(m, f, 60, 98))
+        except TrainingDataError as exc:
+            return fail(str(exc))
         progress.update(task, completed=100, description="done")
 
     info: dict[str, Any] = {"kind": args.embedder, "dim": int(ts.emb.shape[1])}

@@ -59,7 +59,9 @@ def inverted_groups(
         diff = strong[rows] - cheap[rows]
         mean = float(diff.mean())
         se = float(diff.std(ddof=1)) / np.sqrt(len(rows)) if len(rows) > 1 else 0.0
-        z = mean / se if se > 0 else (-np.inf if mean < 0 else 0.0)
+        # identical differences (se 0) are the strongest evidence there is; clamped so the
+        # artifact's JSON metadata stays standard (no -Infinity)
+        z = max(mean / se, -99.0) if se > 0 else (-99.0 if mean < 0 else 0.0)
         if mean < -margin and z <= -min_z:
             found.append(InvertedGroup(dataset, g, len(rows), float(cheap[rows].mean()),
                                        float(strong[rows].mean()), float(z)))

@@ -30,6 +30,10 @@ from tierwise.routing.learned.predictor import DEFAULT_KNN, OOD_QUANTILE, Predic
 Progress = Callable[[str, float], None]
 
 
+class TrainingDataError(ValueError):
+    """The training data cannot train a router (said in terms of the data, for the CLI)."""
+
+
 @dataclass
 class Params:
     alpha: float = 0.5  # dataset weight ~ n**alpha
@@ -228,6 +232,13 @@ def fit_predictor(
     excluded: list[InvertedGroup] = []
     if p.drop_inverted:
         idx, excluded = audit_labels(ts, idx)
+        if len(idx) == 0:
+            raise TrainingDataError(
+                "the label audit left no training items: "
+                + "; ".join(g.describe() for g in excluded)
+                + ". Every group has the strongest tier far below the cheapest: check the tier "
+                "order (--map), or keep them with --params '{\"drop_inverted\": false}'"
+            )
     say = progress or (lambda _msg, _frac: None)
     emb, feats, w = ts.emb[idx], ts.feats[idx], ts.weight[idx]
     need = ts.need()[idx]
