@@ -148,7 +148,7 @@ class Dispatcher:
             ) from None
         tokens = estimate_tokens(request.total_chars())
         need = tokens + (request.max_tokens or 0)
-        chain = tier.chain
+        chain = list(tier.chain)  # private: an upstream context overflow may rewrite its tail
         reason: str | None = None
         if need > min(t.cfg.context_window for t in chain):
             fitted, reason = fit_chain([t.cfg for t in chain], self._all_tiers, need)
@@ -173,6 +173,7 @@ class Dispatcher:
                 tier_attempts = 0
                 max_attempts = rc.max_attempts
                 why = ""
+                wider: list[_Tier] | None = None  # set when the upstream says "too long"
                 while tier_attempts < max_attempts:
                     now = time.monotonic()
                     if now >= deadline:
@@ -222,6 +223,10 @@ class Dispatcher:
                             if err.status in DEPLOYMENT_FAULTS and self._has_other(rt, tried):
                                 tier_attempts -= 1  # a misconfigured deployment, not a retry
                                 continue
+                            if err.context_overflow and not panic:
+                                wider = self._wider_tiers(rt, chain[ti + 1 :])
+                                if wider:
+                                    break
                             raise
                         if tier_attempts >= max_attempts:
                             break
@@ -266,6 +271,16 @@ class Dispatcher:
                     return DispatchResult(
                         resp, rt.name, dep.model, dep.id, attempts, fb, dep.price_in, dep.price_out
                     )
+                if wider:
+                    # The estimate fitted but the upstream counted more tokens than the window:
+                    # only tiers with a larger window can answer, so they replace the chain.
+                    chain[ti + 1 :] = wider
+                    note = (
+                        f"context: {rt.name}'s upstream refused the prompt as too long for its "
+                        f"{rt.cfg.context_window}-token window; used {wider[0].name}"
+                    )
+                    reason = note if reason is None else f"{reason}; {note}"
+                    continue
                 if has_next:
                     summary = why or _summarise(fails)
                     note = f"{rt.name} unavailable: {summary}; fell back to {chain[ti + 1].name}"
@@ -286,6 +301,19 @@ class Dispatcher:
             error_type="overloaded_error",
             retry_after=1.0,
         )
+
+    def _wider_tiers(self, rt: _Tier, rest: list[_Tier]) -> list[_Tier]:
+        """Where a prompt too long for `rt` can go: the rest of the chain whose windows are
+        larger, or else the smallest-window such tier of all (the cheapest on a tie)."""
+        window = rt.cfg.context_window
+        keep = [t for t in rest if t.cfg.context_window > window]
+        if keep:
+            return keep
+        larger = [t for t in self._all_tiers if t.context_window > window]
+        if not larger:
+            return []
+        best = min(larger, key=lambda t: t.context_window)  # min keeps config (cost) order
+        return [self.tiers[best.name]]
 
     # ------------------------------------------------------------------ picking
 

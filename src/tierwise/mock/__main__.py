@@ -38,6 +38,14 @@ def build_parser(prog: str = "tierwise mock-upstream") -> argparse.ArgumentParse
         help="answer length in tokens before max_tokens/stop cut it (default: %(default)s)",
     )
     add(
+        "--context-window",
+        type=int,
+        default=None,
+        metavar="N",
+        help="answer prompts over N tokens with each API's context-overflow 400 "
+        "(default: no limit)",
+    )
+    add(
         "--latency-ms",
         type=float,
         default=0.0,
@@ -122,8 +130,11 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
         raise ValueError("--error-rate must be between 0 and 1")
     if args.answer_tokens < 1:
         raise ValueError("--answer-tokens must be >= 1")
+    if args.context_window is not None and args.context_window < 1:
+        raise ValueError("--context-window must be >= 1")
     return MockConfig(
         answer_tokens=args.answer_tokens,
+        context_window=args.context_window,
         latency_ms=args.latency_ms,
         ttft_ms=args.ttft_ms,
         tokens_per_s=args.tokens_per_s,

@@ -210,6 +210,11 @@ async def messages(request: web.Request, state: MockState, outcome: Outcome) -> 
 
     model = body["model"]
     input_tokens = _input_tokens(body)
+    window = config.context_window
+    if window is not None and input_tokens > window:
+        return error_response(
+            outcome, 400, f"prompt is too long: {input_tokens} tokens > {window} maximum"
+        )
     tool = _pick_tool(body)
     msg_id = new_id("msg_mock")
     if tool is not None:

@@ -28,6 +28,9 @@ class MockConfig:
 
     answer_tokens: int = 16
     """Length of every answer in tokens, before ``max_tokens``/stop sequences cut it."""
+    context_window: int | None = None
+    """Prompts longer than this many tokens get each API's real context-overflow 400;
+    None: no limit."""
     latency_ms: float = 0.0
     """Fixed delay before the response (or stream) starts; applies to errors too."""
     ttft_ms: float = 0.0

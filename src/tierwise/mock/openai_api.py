@@ -244,6 +244,16 @@ async def chat_completions(
 
     model = body["model"]
     prompt_tokens = _input_tokens(body)
+    window = config.context_window
+    if window is not None and prompt_tokens > window:
+        return error_response(
+            outcome,
+            400,
+            f"This model's maximum context length is {window} tokens. However, your messages "
+            f"resulted in {prompt_tokens} tokens. Please reduce the length of the messages.",
+            "messages",
+            "context_length_exceeded",
+        )
     tool = _pick_tool(body)
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
     stop = body.get("stop")

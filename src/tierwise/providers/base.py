@@ -8,6 +8,7 @@ direction of translation is written once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -68,6 +69,13 @@ class ChatResponse:
 StreamEvent = dict[str, Any]
 
 
+_CONTEXT_OVERFLOW = re.compile(
+    r"prompt is too long|maximum context length|context[ _]length|context window|"
+    r"input length and `?max_tokens`? exceed",
+    re.IGNORECASE,
+)
+
+
 class UpstreamError(Exception):
     """A provider call failed. `status` is the HTTP status (0 for connection errors/timeouts)."""
 
@@ -92,6 +100,21 @@ class UpstreamError(Exception):
     @property
     def retryable(self) -> bool:
         return self.status == 0 or self.status in self.retryable_statuses or self.status >= 500
+
+    @property
+    def context_overflow(self) -> bool:
+        """The upstream refused the prompt as longer than the model's context window.
+
+        Anthropic: 400 `prompt is too long: N tokens > M maximum`; OpenAI: 400 with code
+        `context_length_exceeded` ("This model's maximum context length is ..."); some
+        OpenAI-compatible servers answer 413 or only say so in the message.
+        """
+        if self.status not in (400, 413):
+            return False
+        err = self.body.get("error") if isinstance(self.body, dict) else None
+        if isinstance(err, dict) and err.get("code") == "context_length_exceeded":
+            return True
+        return bool(_CONTEXT_OVERFLOW.search(self.message))
 
 
 class UpstreamTimeout(UpstreamError):
