@@ -100,6 +100,20 @@ async def _post(url: str) -> None:
         await r.read()
 
 
+def serve_app(servers: LoopThread, app: Any) -> tuple[Any, str]:
+    """Run an aiohttp app on a free loopback port: (runner, base URL). A hand-written upstream
+    for behaviour the shared mock does not have (prompt caches, say)."""
+    from aiohttp import web
+
+    async def start() -> tuple[Any, str]:
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+    return servers.run(start())
+
+
 def memory_ledger() -> Any:
     """An in-memory ledger that flushes often (tests read its rows)."""
     from tierwise.ledger import Ledger

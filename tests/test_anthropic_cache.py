@@ -14,7 +14,7 @@ import openai
 import pytest
 from aiohttp import web
 
-from conftest import LoopThread
+from conftest import LoopThread, serve_app
 from tierwise.config import parse_config
 from tierwise.providers import anthropic_format as af
 from tierwise.providers import openai_format as of
@@ -132,14 +132,7 @@ def caching_upstream(servers: LoopThread) -> Iterator[tuple[CachingUpstream, str
     app = web.Application()
     app.router.add_post("/v1/messages", upstream.messages)
 
-    async def start() -> tuple[web.AppRunner, str]:
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-    runner, url = servers.run(start())
+    runner, url = serve_app(servers, app)
     yield upstream, url
     servers.run(runner.cleanup())
 

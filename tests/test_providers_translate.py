@@ -211,7 +211,8 @@ def test_openai_response_and_stop_reasons_both_ways() -> None:
         r = ChatResponse("msg_a", "m", [{"type": "text", "text": "t"}], stop, Usage(1, 2))
         out = of.render_response(r, "m")
         assert out["choices"][0]["finish_reason"] == finish
-        assert out["usage"] == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
+        assert out["usage"] == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3,
+                                "prompt_tokens_details": {"cached_tokens": 0}}
     for finish, stop in [
         ("stop", "end_turn"),
         ("length", "max_tokens"),
@@ -265,7 +266,8 @@ def test_openai_stream_decodes_to_canonical_events() -> None:
     ]
     assert events[5]["content_block"] == {"type": "tool_use", "id": "c1", "name": "f", "input": {}}
     assert events[-2]["delta"]["stop_reason"] == "tool_use"
-    assert events[-2]["usage"] == {"input_tokens": 3, "output_tokens": 9}
+    assert events[-2]["usage"] == {"input_tokens": 3, "output_tokens": 9,
+                                   "cache_read_input_tokens": 0}
     # and back out to an OpenAI caller: same text, same tool call, usage last
     enc = of.OpenAIEncoder("gpt", include_usage=True)
     lines = b"".join(enc.encode(e) for e in events).split(b"\n\n")
@@ -369,4 +371,25 @@ def test_openai_stream_prompt_tokens_include_anthropic_cache_tokens() -> None:
     lines = b"".join(enc.encode(e) for e in events).split(b"\n\n")
     chunks = [orjson.loads(ln[6:]) for ln in lines if ln.startswith(b"data: {")]
     assert chunks[-1]["usage"] == {"prompt_tokens": 125, "completion_tokens": 7,
-                                   "total_tokens": 132}
+                                   "total_tokens": 132,
+                                   "prompt_tokens_details": {"cached_tokens": 100}}
+
+
+def test_openai_cached_prompt_tokens_become_cache_reads_both_ways() -> None:
+    usage = {"prompt_tokens": 1200, "completion_tokens": 9,
+             "prompt_tokens_details": {"cached_tokens": 1024}}
+    resp = of.parse_response(
+        {"id": "c", "choices": [{"message": {"content": "t"}, "finish_reason": "stop"}],
+         "usage": usage}
+    )
+    assert resp.usage == Usage(1200, 9, cache_read_input_tokens=1024)
+    anth = af.render_response(resp, "gpt")  # Anthropic callers: input_tokens leaves reads out
+    assert (anth["usage"]["input_tokens"], anth["usage"]["cache_read_input_tokens"]) == (176, 1024)
+    assert of.render_response(resp, "gpt")["usage"]["prompt_tokens_details"] == {
+        "cached_tokens": 1024}
+    d = of.OpenAIDecoder()  # streamed: the usage chunk carries the same details
+    events = [*d.feed(_chunk({"content": "t"})), *d.feed(_chunk({}, "stop")),
+              *d.feed(_chunk({}, usage=usage)), *d.finish()]
+    delta = next(e for e in events if e["type"] == "message_delta")
+    assert delta["usage"] == {"input_tokens": 176, "output_tokens": 9,
+                              "cache_read_input_tokens": 1024}

@@ -54,6 +54,17 @@ class ConfigError(Exception):
 # --------------------------------------------------------------------------- schema
 
 
+#: Prompt-cache reads as a share of the input price when no `price_cache_read` is configured:
+#: Anthropic bills them at 0.1x; OpenAI's cached input is 0.5x for the gpt-4o family (newer
+#: models are cheaper - set `price_cache_read` from the model's price list).
+CACHE_READ_SHARE = {"anthropic": 0.1, "openai": 0.5}
+
+
+def cache_read_price(provider: str, price_in: float, explicit: float | None) -> float:
+    """USD per million prompt-cache reads: the configured price, else the provider's share."""
+    return explicit if explicit is not None else CACHE_READ_SHARE.get(provider, 1.0) * price_in
+
+
 @dataclass(slots=True)
 class DeploymentConfig:
     """One place a tier's model can be called: provider, endpoint, key and limits."""
@@ -71,6 +82,7 @@ class DeploymentConfig:
     # USD per million tokens on this deployment; None: the tier's price (used by `cost`).
     price_in: float | None = None
     price_out: float | None = None
+    price_cache_read: float | None = None  # prompt-cache reads; None: see cache_read_price
 
     @property
     def id(self) -> str:
@@ -86,6 +98,7 @@ class TierConfig:
     model: str
     price_in: float
     price_out: float
+    price_cache_read: float | None = None  # USD / M prompt-cache reads; None: see cache_read_price
     provider: Literal["anthropic", "openai"] = "anthropic"
     context_window: int = 200_000
     aliases: list[str] = field(default_factory=list)
@@ -407,6 +420,9 @@ def _check_semantics(cfg: Config, problem: typing.Callable[[str, str], None]) ->
                 )
         if t.price_in < 0 or t.price_out < 0:
             problem(f"{p}.price_in", "found a negative price; expected USD per million tokens >= 0")
+        if t.price_cache_read is not None and t.price_cache_read < 0:
+            problem(f"{p}.price_cache_read", f"found {t.price_cache_read}; expected USD per "
+                    "million tokens >= 0 (or omit it: the provider's usual cache discount)")
         if t.context_window <= 0:
             problem(f"{p}.context_window", f"found {t.context_window}; expected tokens > 0")
         for j, d in enumerate(t.deployments):
@@ -528,7 +544,7 @@ def _check_dispatch(cfg: Config, problem: typing.Callable[[str, str], None]) -> 
                 v = getattr(d, key)
                 if v is not None and v <= 0:
                     problem(f"{dp}.{key}", f"found {v}; expected a limit > 0 (or omit it)")
-            for key in ("price_in", "price_out"):
+            for key in ("price_in", "price_out", "price_cache_read"):
                 v = getattr(d, key)
                 if v is not None and v < 0:
                     problem(f"{dp}.{key}", f"found {v}; expected USD per million tokens >= 0")

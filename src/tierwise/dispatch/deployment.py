@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from tierwise.config import cache_read_price
+
 if TYPE_CHECKING:
     from tierwise.config import DeploymentConfig, TierConfig
     from tierwise.providers.base import Provider
@@ -16,6 +18,7 @@ class Deployment:
         "cfg",
         "id",
         "model",
+        "price_cache_read",
         "price_in",
         "price_out",
         "priority",
@@ -39,6 +42,10 @@ class Deployment:
         self.timeout_s = cfg.timeout_s
         self.price_in = tier.price_in if cfg.price_in is None else cfg.price_in
         self.price_out = tier.price_out if cfg.price_out is None else cfg.price_out
+        explicit = cfg.price_cache_read
+        if explicit is None and cfg.price_in is None and cfg.provider == tier.provider:
+            explicit = tier.price_cache_read  # same price list as the tier's
+        self.price_cache_read = cache_read_price(cfg.provider, self.price_in, explicit)
         self.provider = provider
 
     @property

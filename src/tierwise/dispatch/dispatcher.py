@@ -266,10 +266,19 @@ class Dispatcher:
                             self._relay(dep, it, first, end),
                             dep.price_in,
                             dep.price_out,
+                            dep.price_cache_read,
                             end,
                         )
                     return DispatchResult(
-                        resp, rt.name, dep.model, dep.id, attempts, fb, dep.price_in, dep.price_out
+                        resp,
+                        rt.name,
+                        dep.model,
+                        dep.id,
+                        attempts,
+                        fb,
+                        dep.price_in,
+                        dep.price_out,
+                        dep.price_cache_read,
                     )
                 if wider:
                     # The estimate fitted but the upstream counted more tokens than the window:

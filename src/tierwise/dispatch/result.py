@@ -20,6 +20,7 @@ class DispatchResult:
     # None: unknown, the server prices by tier. The ledger bills what was actually called.
     price_in: float | None = None
     price_out: float | None = None
+    price_cache_read: float | None = None  # USD / M prompt-cache reads
 
 
 @dataclass(slots=True)
@@ -39,6 +40,7 @@ class StreamDispatch:
     events: AsyncIterator[StreamEvent]
     price_in: float | None = None
     price_out: float | None = None
+    price_cache_read: float | None = None
     on_close: Callable[[], Awaitable[None]] | None = None  # the dispatcher's cleanup
 
     async def close(self) -> None:

@@ -174,7 +174,7 @@ async def answer(
     tier_, in_, out_ = calls.pop()  # the returned answer's tokens are the row's own
     o.tier, o.model, o.deployment_id = tier_, best.model, best.deployment_id
     o.fallback_reason = best.fallback_reason
-    o.prices = (best.price_in, best.price_out)
+    o.prices = (best.price_in, best.price_out, best.price_cache_read)
     o.input_tokens, o.output_tokens = in_, out_
     if not chat.stream:
         render = FORMATS[o.api][1]

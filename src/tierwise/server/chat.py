@@ -196,7 +196,7 @@ async def _handle(request: web.Request, state: GatewayState, o: Outcome) -> web.
     o.upstream_s += perf_counter() - t
     o.tier, o.model, o.deployment_id = result.tier, result.model, result.deployment_id
     o.fallback_reason = result.fallback_reason
-    o.prices = result.price_in, result.price_out
+    o.prices = result.price_in, result.price_out, result.price_cache_read
     resp = result.response
     o.input_tokens, o.output_tokens = resp.usage.input_tokens, resp.usage.output_tokens
     o.cache_read = resp.usage.cache_read_input_tokens
@@ -217,7 +217,7 @@ async def _stream(
     o.ttft_ms = (perf_counter() - o.t0) * 1000.0
     o.tier, o.model, o.deployment_id = sd.tier, sd.model, sd.deployment_id
     o.fallback_reason = sd.fallback_reason
-    o.prices = sd.price_in, sd.price_out
+    o.prices = sd.price_in, sd.price_out, sd.price_cache_read
     try:
         return await _write_stream(request, o, chat, sd.events)
     finally:  # also when the relay never started (the caller left before the first write)

@@ -74,7 +74,8 @@ class Outcome:
         self.extra_calls: list[tuple[str, int, int]] | None = None
         self.extra_headers: dict[str, str] | None = None
         # USD per million tokens (in, out) of the deployment that answered; None: the tier's.
-        self.prices: tuple[float | None, float | None] | None = None
+        # USD / M on the deployment that answered: input, output, prompt-cache reads
+        self.prices: tuple[float | None, float | None, float | None] | None = None
         # The prepared SSE response, once a stream is on the wire (no second response then).
         self.sse: Any = None
 

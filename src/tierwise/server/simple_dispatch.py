@@ -70,8 +70,9 @@ class SimpleDispatcher:
         )
 
 
-def _prices(dep: DeploymentConfig) -> tuple[float | None, float | None]:
-    return dep.price_in, dep.price_out  # None: the server falls back to the tier's price
+def _prices(dep: DeploymentConfig) -> tuple[float | None, float | None, float | None]:
+    # None: the server falls back to the tier's price
+    return dep.price_in, dep.price_out, dep.price_cache_read
 
 
 async def _aclose(it: AsyncIterator[StreamEvent]) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from tierwise.config import cache_read_price
 from tierwise.server.metrics import Metrics
 from tierwise.server.mix import RoutedMix
 from tierwise.server.routers import RouterSet
@@ -19,8 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tierwise.server")
 
 
-# Anthropic's prompt-cache prices relative to the input price (reads; 5-minute cache writes).
-CACHE_READ_FACTOR = 0.1
+# Anthropic's 5-minute prompt-cache writes relative to the input price (OpenAI has no writes).
 CACHE_WRITE_FACTOR = 1.25
 
 class GatewayState:
@@ -28,7 +28,14 @@ class GatewayState:
         self.cfg = cfg
         self.routers = RouterSet(cfg, router_name)
         self.router_name = self.routers.default.name
-        self.prices = {t.name: (t.price_in / 1e6, t.price_out / 1e6) for t in cfg.tiers}
+        self.prices = {
+            t.name: (
+                t.price_in / 1e6,
+                t.price_out / 1e6,
+                cache_read_price(t.provider, t.price_in, t.price_cache_read) / 1e6,
+            )
+            for t in cfg.tiers
+        }
         self.metrics = Metrics()
         ladder = getattr(self.routers.default.policy, "ladder", None)
         self.mix = RoutedMix(
@@ -48,22 +55,27 @@ class GatewayState:
         tier: str,
         input_tokens: int,
         output_tokens: int,
-        deployment: tuple[float | None, float | None] | None = None,
+        deployment: tuple[float | None, ...] | None = None,
         cache_read: int = 0,
         cache_write: int = 0,
     ) -> float:
-        """USD for the tokens: the answering deployment's prices (per million, from dispatch)
-        where it has them, else the tier's. `input_tokens` includes the prompt-cache reads and
-        writes, which Anthropic bills at 0.1x and 1.25x the input price."""
-        p = self.prices.get(tier)
-        p_in, p_out = p if p else (0.0, 0.0)
+        """USD for the tokens: the answering deployment's prices (per million, from dispatch:
+        input, output, prompt-cache reads) where it has them, else the tier's. `input_tokens`
+        includes the cache reads (billed at their own price: 0.1x input on Anthropic, 0.5x on
+        OpenAI unless configured) and writes (Anthropic, 1.25x input)."""
+        p_in, p_out, p_read = self.prices.get(tier) or (0.0, 0.0, 0.0)
         if deployment is not None:
-            if deployment[0] is not None:
-                p_in = deployment[0] / 1e6
-            if deployment[1] is not None:
-                p_out = deployment[1] / 1e6
-        cached = (cache_read * CACHE_READ_FACTOR + cache_write * CACHE_WRITE_FACTOR) * p_in
-        return (input_tokens - cache_read - cache_write) * p_in + cached + output_tokens * p_out
+            given = [None if v is None else v / 1e6 for v in deployment]
+            p_in = given[0] if given[0] is not None else p_in
+            p_out = given[1] if len(given) > 1 and given[1] is not None else p_out
+            p_read = given[2] if len(given) > 2 and given[2] is not None else p_read
+        fresh = input_tokens - cache_read - cache_write
+        return (
+            fresh * p_in
+            + cache_read * p_read
+            + cache_write * CACHE_WRITE_FACTOR * p_in
+            + output_tokens * p_out
+        )
 
     def record(self, row: Any) -> None:
         """Hand a ledger row over; a ledger problem never fails a request."""

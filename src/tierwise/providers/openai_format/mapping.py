@@ -43,3 +43,9 @@ def chat_id(message_id: str) -> str:
     if message_id.startswith("chatcmpl-"):
         return message_id
     return "chatcmpl-" + message_id.removeprefix("msg_")
+
+
+def cached_prompt_tokens(usage: dict[str, Any]) -> int:
+    """OpenAI's prompt-cache hits: `usage.prompt_tokens_details.cached_tokens` (0 if absent)."""
+    details = usage.get("prompt_tokens_details")
+    return int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0

@@ -12,6 +12,7 @@ from tierwise.providers.base import ChatResponse, Usage
 from tierwise.providers.openai_format.mapping import (
     FINISH_TO_STOP,
     STOP_TO_FINISH,
+    cached_prompt_tokens,
     chat_id,
     tool_call,
 )
@@ -56,7 +57,11 @@ def parse_response(obj: Any) -> ChatResponse:
         model=obj.get("model", ""),
         content=content,
         stop_reason=FINISH_TO_STOP.get(finish, "end_turn") if finish else None,
-        usage=Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0),
+        usage=Usage(
+            usage.get("prompt_tokens") or 0,
+            usage.get("completion_tokens") or 0,
+            cache_read_input_tokens=cached_prompt_tokens(usage),
+        ),
     )
 
 
@@ -87,6 +92,7 @@ def render_response(resp: ChatResponse, model: str) -> dict[str, Any]:
             "prompt_tokens": u.input_tokens,
             "completion_tokens": u.output_tokens,
             "total_tokens": u.input_tokens + u.output_tokens,
+            "prompt_tokens_details": {"cached_tokens": u.cache_read_input_tokens},
         },
         "system_fingerprint": None,
     }

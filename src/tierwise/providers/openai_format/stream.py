@@ -8,7 +8,12 @@ from typing import Any
 
 from tierwise.providers.base import StreamEvent
 from tierwise.providers.errors import upstream_error_body
-from tierwise.providers.openai_format.mapping import FINISH_TO_STOP, STOP_TO_FINISH, chat_id
+from tierwise.providers.openai_format.mapping import (
+    FINISH_TO_STOP,
+    STOP_TO_FINISH,
+    cached_prompt_tokens,
+    chat_id,
+)
 from tierwise.providers.sse import OPENAI_DONE, error_from_event, openai_data
 
 
@@ -22,6 +27,7 @@ class OpenAIEncoder:
     __slots__ = (
         "base",
         "block_tool",
+        "cached_tokens",
         "created",
         "include_usage",
         "input_tokens",
@@ -43,6 +49,7 @@ class OpenAIEncoder:
             self.base["usage"] = None
         self.input_tokens = 0
         self.output_tokens = 0
+        self.cached_tokens = 0
         self.tool_index = -1
         self.block_tool: dict[int, int] = {}  # canonical block index -> tool_calls index
 
@@ -99,11 +106,13 @@ class OpenAIEncoder:
             u = msg.get("usage") or {}
             self.input_tokens = _prompt_tokens(u) or 0
             self.output_tokens = u.get("output_tokens") or 0
+            self.cached_tokens = u.get("cache_read_input_tokens") or 0
             return self._chunk({"role": "assistant", "content": ""})
         if kind == "message_delta":
             u = event.get("usage") or {}
             self.input_tokens = _prompt_tokens(u) or self.input_tokens
             self.output_tokens = u.get("output_tokens") or self.output_tokens
+            self.cached_tokens = u.get("cache_read_input_tokens") or self.cached_tokens
             stop = (event.get("delta") or {}).get("stop_reason") or ""
             return self._chunk({}, STOP_TO_FINISH.get(stop, "stop"))
         if kind == "message_stop":
@@ -113,6 +122,7 @@ class OpenAIEncoder:
                 "prompt_tokens": self.input_tokens,
                 "completion_tokens": self.output_tokens,
                 "total_tokens": self.input_tokens + self.output_tokens,
+                "prompt_tokens_details": {"cached_tokens": self.cached_tokens},
             }
             return openai_data({**self.base, "choices": [], "usage": usage}) + OPENAI_DONE
         if kind == "error":
@@ -138,6 +148,7 @@ class OpenAIDecoder:
 
     __slots__ = (
         "block_index",
+        "cached_tokens",
         "id",
         "input_tokens",
         "model",
@@ -154,6 +165,7 @@ class OpenAIDecoder:
         self.stop_reason: str | None = None
         self.input_tokens = 0
         self.output_tokens = 0
+        self.cached_tokens = 0
         self.tool_blocks: dict[int, int] = {}  # upstream tool_calls index -> block index
         self.started = False
         self.model = ""
@@ -197,6 +209,7 @@ class OpenAIDecoder:
         if usage:
             self.input_tokens = usage.get("prompt_tokens") or self.input_tokens
             self.output_tokens = usage.get("completion_tokens") or self.output_tokens
+            self.cached_tokens = cached_prompt_tokens(usage) or self.cached_tokens
         for choice in chunk.get("choices") or ():
             delta = choice.get("delta") or {}
             text = delta.get("content")
@@ -248,7 +261,12 @@ class OpenAIDecoder:
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": self.stop_reason or "end_turn", "stop_sequence": None},
-                "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens},
+                # canonical events count like Anthropic: input_tokens leaves cache reads out
+                "usage": {
+                    "input_tokens": self.input_tokens - self.cached_tokens,
+                    "output_tokens": self.output_tokens,
+                    "cache_read_input_tokens": self.cached_tokens,
+                },
             }
         )
         out.append({"type": "message_stop"})
