@@ -55,7 +55,7 @@ class GatewayState:
         tier: str,
         input_tokens: int,
         output_tokens: int,
-        deployment: tuple[float | None, ...] | None = None,
+        deployment: tuple[float | None, float | None, float | None] | None = None,
         cache_read: int = 0,
         cache_write: int = 0,
     ) -> float:
@@ -65,10 +65,10 @@ class GatewayState:
         OpenAI unless configured) and writes (Anthropic, 1.25x input)."""
         p_in, p_out, p_read = self.prices.get(tier) or (0.0, 0.0, 0.0)
         if deployment is not None:
-            given = [None if v is None else v / 1e6 for v in deployment]
-            p_in = given[0] if given[0] is not None else p_in
-            p_out = given[1] if len(given) > 1 and given[1] is not None else p_out
-            p_read = given[2] if len(given) > 2 and given[2] is not None else p_read
+            d_in, d_out, d_read = deployment
+            p_in = p_in if d_in is None else d_in / 1e6
+            p_out = p_out if d_out is None else d_out / 1e6
+            p_read = p_read if d_read is None else d_read / 1e6
         fresh = input_tokens - cache_read - cache_write
         return (
             fresh * p_in
