@@ -171,7 +171,10 @@ def test_position_constant_router_is_exactly_random() -> None:
     scores, costs, _ = _three_tier()
     ev = evaluate_arrays(scores, costs, np.zeros(len(scores)))
     assert ev.summary["frontier"]["position"] == 0.0
-    assert ev.summary["two_tier"] is None
+    two = ev.summary["two_tier"]  # RouteLLM's metrics between the cheapest and strongest tier
+    assert two["tier_indexes"] == [0, 2] and two["router"]["apgr"] == pytest.approx(0.5)
+    informed = evaluate_arrays(scores, costs, _three_tier()[2]).summary["two_tier"]
+    assert informed["router"]["apgr"] > 0.6 and informed["random"]["apgr"] == 0.5
 
 
 def test_position_orders_informed_random_and_reversed_routers() -> None:

@@ -78,7 +78,9 @@ def test_folder_of_datasets_json_and_plots(tmp_path: Path,
     assert 0.5 < two["router"]["apgr"] <= two["oracle"]["apgr"]
     assert 0.0 <= two["router"]["cpt50"] <= two["router"]["cpt80"] <= 1.0
     assert 0.0 < two["router"]["savings_at_95"] < 1.0
-    assert by_name["three"]["two_tier"] is None
+    three = by_name["three"]["two_tier"]  # between the cheapest and the strongest tier
+    assert three["tier_indexes"] == [0, 2]
+    assert 0.5 < three["router"]["apgr"] <= three["oracle"]["apgr"]
     assert by_name["three"]["tiers"] == ["m-small", "m-mid", "m-big"]
 
 

@@ -38,8 +38,9 @@ def tables(summary: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]
     two = summary.get("two_tier")
     if two:
         positions = {"router": two["position"], "random": 0.0, "oracle": 1.0}
+        which = "Two tiers" if len(summary["tiers"]) == 2 else "Cheapest vs strongest tier"
         out.append((
-            "Two tiers (RouteLLM metrics; CPT = share of strong calls)",
+            f"{which} (RouteLLM metrics; CPT = share of strong calls)",
             ["", "APGR", "APGR 11-pt", "APGR cost", "CPT(50%)", "CPT(80%)",
              "cost@CPT(50%)", "cost@CPT(80%)", "cost@95%", "savings@95%", "random→oracle"],
             [[r, _num(two[r]["apgr"]), _num(two[r]["apgr_11pt"]), _num(two[r]["apgr_cost"]),

@@ -160,7 +160,13 @@ def evaluate_arrays(scores: np.ndarray, costs: np.ndarray, complexity: np.ndarra
                                                     quality_target)
         curves.update(two_curves)
     else:
-        summary["two_tier"] = None
+        # RouteLLM's metrics between the cheapest and the strongest tier, so N-tier sets can be
+        # compared with 2-tier results too (the plot keeps the N-tier frontier)
+        ends = [0, t - 1]
+        s2, c2 = scores[:, ends], costs[:, ends]
+        summary["two_tier"], _ = _two_tier(s2, c2, complexity, m.oracle_frontier(s2, c2),
+                                           quality_target)
+    summary["two_tier"]["tier_indexes"] = [0, t - 1]
     return Evaluation(summary, curves)
 
 
