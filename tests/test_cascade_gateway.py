@@ -203,6 +203,15 @@ def test_an_answer_cut_by_the_callers_small_budget_is_not_escalated(
     assert mocks.calls() == {"haiku": 1, "sonnet": 0, "opus": 0}
 
 
+def test_n_above_one_is_refused_under_the_cascade(gw: GatewayHandle, mocks: Mocks) -> None:
+    with pytest.raises(openai.BadRequestError) as exc:
+        oa(gw).chat.completions.create(
+            model="auto", n=2, messages=[{"role": "user", "content": QUESTION}]
+        )
+    assert exc.value.body["param"] == "n" and "cascade" in exc.value.body["message"]
+    assert mocks.calls() == {"haiku": 0, "sonnet": 0, "opus": 0}
+
+
 def test_escalation_stops_at_the_top_tier(gw: GatewayHandle, mocks: Mocks) -> None:
     raw = an(gw).messages.with_raw_response.create(
         model="auto",

@@ -166,7 +166,14 @@ def test_anthropic_request_to_openai_body() -> None:
             {"model": "a", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0},
             "max_tokens",
         ),
-        ({"model": "a", "messages": [{"role": "user", "content": "x"}], "n": 2}, "n"),
+        ({"model": "a", "messages": [{"role": "user", "content": "x"}], "n": 0}, "n"),
+        ({"model": "a", "messages": [{"role": "user", "content": "x"}], "n": 17}, "n"),
+        ({"model": "a", "messages": [{"role": "user", "content": "x"}], "n": True}, "n"),
+        (
+            {"model": "a", "messages": [{"role": "user", "content": "x"}], "n": 2,
+             "stream": True},
+            "n",
+        ),
         ({"model": "a", "messages": [{"role": "user", "content": "x"}], "stop": [1]}, "stop"),
     ],
 )

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tierwise.dispatch.result import DispatchResult
 from tierwise.providers import anthropic_format, openai_format
 from tierwise.providers.base import (
     UPSTREAM_HEADERS_KEY,
@@ -177,6 +178,15 @@ async def _handle(request: web.Request, state: GatewayState, o: Outcome) -> web.
         o.error_class = "unknown_model"
         return json_response(o, 400, error_body(o.api, 400, str(exc), "model"))
     o.decided(decision)
+    n = chat.extra.get("n") or 1  # validated by the OpenAI parser (1..MAX_N, not streamed)
+    if n > 1 and decision.router == "cascade":
+        exc = RequestError(
+            "'n' > 1 is not supported with the cascade policy (its answer depends on the first "
+            "one's weakness); send n: 1, or name a tier or another router in 'model'.",
+            "n",
+            code="unsupported_value",
+        )
+        return request_error(o, exc)
     answered = None
     if decision.router == "cascade":  # it calls models before it settles (server/cascade.py)
         from tierwise.server.cascade import run_cascade
@@ -187,6 +197,8 @@ async def _handle(request: web.Request, state: GatewayState, o: Outcome) -> web.
         return answered
     if chat.stream:
         return await _stream(request, state, o, chat, decision)
+    if n > 1:
+        return await _choices(state, o, chat, decision, n)
     t = perf_counter()
     try:
         result = await state.dispatcher.complete(chat, decision)
@@ -194,14 +206,45 @@ async def _handle(request: web.Request, state: GatewayState, o: Outcome) -> web.
         o.upstream_s += perf_counter() - t
         return upstream_error(o, exc)
     o.upstream_s += perf_counter() - t
+    _answered_by(o, result)
+    return json_response(o, 200, render(result.response, result.model))
+
+
+def _answered_by(o: Outcome, result: DispatchResult) -> None:
+    """The ledger fields of the call whose answer is returned."""
     o.tier, o.model, o.deployment_id = result.tier, result.model, result.deployment_id
     o.fallback_reason = result.fallback_reason
     o.prices = result.price_in, result.price_out, result.price_cache_read
-    resp = result.response
-    o.input_tokens, o.output_tokens = resp.usage.input_tokens, resp.usage.output_tokens
-    o.cache_read = resp.usage.cache_read_input_tokens
-    o.cache_write = resp.usage.cache_creation_input_tokens
-    return json_response(o, 200, render(resp, result.model))
+    usage = result.response.usage
+    o.input_tokens, o.output_tokens = usage.input_tokens, usage.output_tokens
+    o.cache_read = usage.cache_read_input_tokens
+    o.cache_write = usage.cache_creation_input_tokens
+
+
+async def _choices(
+    state: GatewayState, o: Outcome, chat: ChatRequest, decision: Decision, n: int
+) -> web.Response:
+    """OpenAI's `n` > 1: n independent answers from the routed tier, one call each and all at
+    once (Anthropic has no `n`, and one path for both keeps retries and fallbacks per answer).
+    All or nothing: if any call fails the caller gets that error, and the ledger still bills
+    the calls that succeeded."""
+    t = perf_counter()
+    results = await asyncio.gather(
+        *(state.dispatcher.complete(chat, decision) for _ in range(n)), return_exceptions=True
+    )
+    o.upstream_s += perf_counter() - t
+    ok = [r for r in results if isinstance(r, DispatchResult)]
+    calls = [(r.tier, r.response.usage.input_tokens, r.response.usage.output_tokens) for r in ok]
+    failed = next((r for r in results if isinstance(r, BaseException)), None)
+    if failed is not None:
+        o.extra_calls = calls
+        if isinstance(failed, UpstreamError):
+            return upstream_error(o, failed)
+        raise failed
+    _answered_by(o, ok[0])
+    o.extra_calls = calls[1:]  # billed like a cascade's earlier calls
+    return json_response(o, 200, openai_format.render_choices([r.response for r in ok],
+                                                              ok[0].model))
 
 
 async def _stream(

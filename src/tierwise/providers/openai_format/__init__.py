@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from tierwise.providers.openai_format.mapping import FINISH_TO_STOP, STOP_TO_FINISH
 from tierwise.providers.openai_format.request import ACCEPTED_EXTRA, build_body, parse_request
-from tierwise.providers.openai_format.response import parse_response, render_response
+from tierwise.providers.openai_format.response import (
+    parse_response,
+    render_choices,
+    render_response,
+)
 from tierwise.providers.openai_format.stream import OpenAIDecoder, OpenAIEncoder
 
 __all__ = [
@@ -22,5 +26,6 @@ __all__ = [
     "build_body",
     "parse_request",
     "parse_response",
+    "render_choices",
     "render_response",
 ]

@@ -57,6 +57,7 @@ ACCEPTED_EXTRA = frozenset(
     }
 )
 _ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+MAX_N = 16  # choices per request; each one is a separate upstream call
 
 
 # --------------------------------------------------------------------------- caller side: parse
@@ -309,9 +310,16 @@ def parse_request(body: Any) -> ChatRequest:
             "Invalid type for 'stream': expected a boolean.", "stream", code="invalid_type"
         )
     n = body.get("n")
-    if n is not None and n != 1:
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_N):
         raise RequestError(
-            "tierwise answers with one choice; 'n' must be 1.", "n", code="unsupported_value"
+            f"Invalid 'n': expected an integer from 1 to {MAX_N}.", "n", code="invalid_value"
+        )
+    if n is not None and n > 1 and stream:
+        raise RequestError(
+            "'n' > 1 is supported without streaming only: tierwise gets each choice with its "
+            "own upstream call. Send stream: false, or n: 1.",
+            "n",
+            code="unsupported_value",
         )
     extra = {k: v for k, v in body.items() if k not in _MODELLED}
     extra["_api"] = "openai"

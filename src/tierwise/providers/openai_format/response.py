@@ -4,6 +4,7 @@ ChatResponse -> the object an OpenAI caller expects."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -96,3 +97,25 @@ def render_response(resp: ChatResponse, model: str) -> dict[str, Any]:
         },
         "system_fingerprint": None,
     }
+
+
+def render_choices(responses: Sequence[ChatResponse], model: str) -> dict[str, Any]:
+    """Several answers to one request as one chat.completion (`n` > 1), choice i = answer i.
+
+    Each answer came from its own upstream call, so usage sums all of them, prompt tokens
+    included: that is what was read and billed (OpenAI's own `n` counts the prompt once).
+    """
+    out = render_response(responses[0], model)
+    out["choices"] = [
+        {**render_response(r, model)["choices"][0], "index": i} for i, r in enumerate(responses)
+    ]
+    prompt = sum(r.usage.input_tokens for r in responses)
+    completion = sum(r.usage.output_tokens for r in responses)
+    cached = sum(r.usage.cache_read_input_tokens for r in responses)
+    out["usage"] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached},
+    }
+    return out
