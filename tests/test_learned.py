@@ -103,6 +103,11 @@ def test_route_many_equals_route(trained, embedder):
     for d in batch:
         assert set(d.scores) == {"haiku", "sonnet", "opus"}
         assert abs(sum(d.scores.values()) - 1.0) < 1e-6
+        # P(tier is enough): the running sum of the need distribution, 1 at the top
+        ok = d.success
+        assert ok is not None and list(ok) == ["haiku", "sonnet", "opus"]
+        assert ok["haiku"] == pytest.approx(d.scores["haiku"])
+        assert ok["haiku"] <= ok["sonnet"] <= ok["opus"] == 1.0
 
 
 def test_wrong_format_version_is_rejected_clearly(trained, tmp_path):
@@ -170,6 +175,7 @@ def test_shipped_default_routes_from_the_cli():
     assert d["router"] == "learned" and d["tier"] in ("haiku", "sonnet", "opus")
     assert 0.0 <= d["complexity"] <= 1.0
     assert abs(sum(d["scores"].values()) - 1.0) < 1e-4
+    assert d["success"]["opus"] == 1.0 and d["success"]["haiku"] <= d["success"]["sonnet"]
 
 
 def test_ordinal_nonneg_constraint_blocks_a_negative_length_effect():

@@ -89,9 +89,11 @@ class Decision:
     scores: dict[str, float]
     router: str
     reason: str
+    # Learned routers: P(tier is enough) per tier — it answers as well as any tier would.
+    success: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "tier": self.tier,
             "model": self.model,
             "router": self.router,
@@ -99,3 +101,6 @@ class Decision:
             "scores": {k: round(v, 6) for k, v in self.scores.items()},
             "reason": self.reason,
         }
+        if self.success is not None:
+            out["success"] = {k: round(v, 6) for k, v in self.success.items()}
+        return out

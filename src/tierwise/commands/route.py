@@ -39,5 +39,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"router:     {decision.router}")
     print(f"complexity: {decision.complexity:.3f}")
     print("scores:     " + ", ".join(f"{k}={v:.2f}" for k, v in decision.scores.items()))
+    if decision.success is not None:
+        print("enough:     " + ", ".join(f"{k}={v:.2f}" for k, v in decision.success.items()))
     print(f"reason:     {decision.reason}")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -99,7 +100,12 @@ class LearnedRouter:
                     f"{ladder.context_windows[index]}-token window"
                 )
             scores = dict(zip(ladder.names, p))
+            enough = dict(zip(ladder.names, itertools.accumulate(p)))
+            enough[ladder.names[-1]] = 1.0  # the strongest tier is enough by definition
             out.append(
-                Decision(ladder.names[fitted], ladder.models[fitted], c, scores, self.name, reason)
+                Decision(
+                    ladder.names[fitted], ladder.models[fitted], c, scores, self.name, reason,
+                    enough,
+                )
             )
         return out
