@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import anthropic
 import openai
 import pytest
 
@@ -61,3 +62,16 @@ def test_streaming_with_n_is_refused_naming_n(gateway: GatewayHandle) -> None:
             model="haiku", n=2, stream=True, messages=[{"role": "user", "content": PROMPT}]
         )
     assert exc.value.body["param"] == "n"
+
+
+def test_an_anthropic_body_with_n_gets_one_answer(
+    gateway: GatewayHandle, mock_upstream: MockHandle
+) -> None:
+    before = mock_upstream.requests_to("claude-haiku-4-5")
+    an = anthropic.Anthropic(base_url=gateway.url, api_key="caller", max_retries=0)
+    msg = an.messages.create(
+        model="haiku", max_tokens=32, messages=[{"role": "user", "content": PROMPT}],
+        extra_body={"n": 3},  # not an Anthropic field: ignored, not fanned out
+    )
+    assert msg.content[0].text.startswith("Mock answer from claude-haiku-4-5")
+    assert mock_upstream.requests_to("claude-haiku-4-5") - before == 1

@@ -178,7 +178,9 @@ async def _handle(request: web.Request, state: GatewayState, o: Outcome) -> web.
         o.error_class = "unknown_model"
         return json_response(o, 400, error_body(o.api, 400, str(exc), "model"))
     o.decided(decision)
-    n = chat.extra.get("n") or 1  # validated by the OpenAI parser (1..MAX_N, not streamed)
+    # OpenAI's choice count, validated by its parser (1..MAX_N, not streamed); an Anthropic body
+    # has no such field, and whatever it sends under that name is not ours to act on
+    n = (chat.extra.get("n") or 1) if o.api == "openai" else 1
     if n > 1 and decision.router == "cascade":
         exc = RequestError(
             "'n' > 1 is not supported with the cascade policy (its answer depends on the first "
