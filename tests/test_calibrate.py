@@ -185,6 +185,12 @@ def test_a_failed_replace_leaves_the_old_file_and_no_temp_file(tmp_path, monkeyp
     assert [p.name for p in tmp_path.iterdir()] == ["c.yaml"]
 
 
+def test_a_missing_prompts_file_is_named(tmp_path, capsys):
+    rc = main(["calibrate", "--prompts", str(tmp_path / "none.jsonl"), "--target", "haiku=1"])
+    assert rc == 2
+    assert "none.jsonl: no such file" in capsys.readouterr().err
+
+
 def test_calibrate_quality_floor_from_labelled_data(tmp_path, capsys):
     data = write_dataset(tmp_path / "synth", n=150)
     cfg = tmp_path / "c.yaml"

@@ -44,6 +44,8 @@ def _requests(path: str) -> list[Any]:
     from tierwise.commands.score import BadLine, request_from_line
 
     out = []
+    if not Path(path).is_file():
+        raise ValueError(f"--prompts {path}: no such file (JSON lines of {{\"prompt\": ...}})")
     with Path(path).open("rb") as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
