@@ -171,10 +171,8 @@ async def answer(
     final = policy.decision(best.tier, "cascade (answer): " + "; ".join(steps))
     o.decided(final)
     o.extra_headers = {HEADER: str(len(calls))}
-    tier_, in_, out_ = calls.pop()  # the returned answer's tokens are the row's own
-    o.tier, o.model, o.deployment_id = tier_, best.model, best.deployment_id
-    o.fallback_reason = best.fallback_reason
-    o.prices = (best.price_in, best.price_out, best.price_cache_read)
+    _, in_, out_ = calls.pop()  # the returned answer's tokens are the row's own
+    o.served_by(best)
     o.input_tokens, o.output_tokens = in_, out_
     if not chat.stream:
         render = FORMATS[o.api][1]

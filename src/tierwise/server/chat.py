@@ -208,19 +208,9 @@ async def _handle(request: web.Request, state: GatewayState, o: Outcome) -> web.
         o.upstream_s += perf_counter() - t
         return upstream_error(o, exc)
     o.upstream_s += perf_counter() - t
-    _answered_by(o, result)
+    o.served_by(result)
+    o.counted(result.response.usage)
     return json_response(o, 200, render(result.response, result.model))
-
-
-def _answered_by(o: Outcome, result: DispatchResult) -> None:
-    """The ledger fields of the call whose answer is returned."""
-    o.tier, o.model, o.deployment_id = result.tier, result.model, result.deployment_id
-    o.fallback_reason = result.fallback_reason
-    o.prices = result.price_in, result.price_out, result.price_cache_read
-    usage = result.response.usage
-    o.input_tokens, o.output_tokens = usage.input_tokens, usage.output_tokens
-    o.cache_read = usage.cache_read_input_tokens
-    o.cache_write = usage.cache_creation_input_tokens
 
 
 async def _choices(
@@ -243,7 +233,8 @@ async def _choices(
         if isinstance(failed, UpstreamError):
             return upstream_error(o, failed)
         raise failed
-    _answered_by(o, ok[0])
+    o.served_by(ok[0])
+    o.counted(ok[0].response.usage)
     o.extra_calls = calls[1:]  # billed like a cascade's earlier calls
     return json_response(o, 200, openai_format.render_choices([r.response for r in ok],
                                                               ok[0].model))
@@ -260,9 +251,7 @@ async def _stream(
         return upstream_error(o, exc)
     o.upstream_s += perf_counter() - t
     o.ttft_ms = (perf_counter() - o.t0) * 1000.0
-    o.tier, o.model, o.deployment_id = sd.tier, sd.model, sd.deployment_id
-    o.fallback_reason = sd.fallback_reason
-    o.prices = sd.price_in, sd.price_out, sd.price_cache_read
+    o.served_by(sd)
     try:
         return await _write_stream(request, o, chat, sd.events)
     finally:  # also when the relay never started (the caller left before the first write)

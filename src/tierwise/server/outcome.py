@@ -6,10 +6,14 @@ from __future__ import annotations
 import os
 import time
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tierwise.server.state import GatewayState
 from tierwise.types import Decision, estimate_tokens
+
+if TYPE_CHECKING:
+    from tierwise.dispatch.result import DispatchResult, StreamDispatch
+    from tierwise.providers.base import Usage
 
 
 def new_request_id() -> str:
@@ -73,8 +77,8 @@ class Outcome:
         # (tier, input_tokens, output_tokens), added to the row's tokens and cost.
         self.extra_calls: list[tuple[str, int, int]] | None = None
         self.extra_headers: dict[str, str] | None = None
-        # USD per million tokens (in, out) of the deployment that answered; None: the tier's.
-        # USD / M on the deployment that answered: input, output, prompt-cache reads
+        # USD / M on the deployment that answered (input, output, prompt-cache reads);
+        # None, or a None inside: the tier's price
         self.prices: tuple[float | None, float | None, float | None] | None = None
         # The prepared SSE response, once a stream is on the wire (no second response then).
         self.sse: Any = None
@@ -82,6 +86,18 @@ class Outcome:
     def decided(self, d: Decision) -> None:
         self.tier, self.model, self.router = d.tier, d.model, d.router
         self.complexity, self.scores, self.reason = d.complexity, d.scores, d.reason
+
+    def served_by(self, d: DispatchResult | StreamDispatch) -> None:
+        """Who answered: the tier, model and deployment dispatch ended on, and their prices."""
+        self.tier, self.model, self.deployment_id = d.tier, d.model, d.deployment_id
+        self.fallback_reason = d.fallback_reason
+        self.prices = d.price_in, d.price_out, d.price_cache_read
+
+    def counted(self, usage: Usage) -> None:
+        """The answer's tokens, prompt-cache reads and writes included."""
+        self.input_tokens, self.output_tokens = usage.input_tokens, usage.output_tokens
+        self.cache_read = usage.cache_read_input_tokens
+        self.cache_write = usage.cache_creation_input_tokens
 
     def headers(self) -> dict[str, str]:
         """The x-tierwise-* headers; freezes our overhead at this moment."""
